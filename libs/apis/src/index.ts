@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * TypeBox schemas, TS types, validation and CRD YAML for KubeEdge and OpenKruise APIs
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * KubeEdge Message model, JSON codec, resource strings and an in-process module router
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Test helpers shared by kubeedge-ts workspaces (not published)
+ */
+export {};
