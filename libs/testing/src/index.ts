@@ -1,5 +1,24 @@
 /**
  * @packageDocumentation
- * Test helpers shared by kubeedge-ts workspaces (not published)
+ * Test helpers shared by the kubeedge-ts workspaces. Not published.
+ *
+ * ```ts
+ * import { command, describeWithSystem } from '@ke/testing';
+ *
+ * describeWithSystem('kubectl drives the API server', [command('kubectl')], () => {
+ *   it('lists nodes', async () => { ... });
+ * });
+ * ```
  */
-export {};
+
+export { startProcess, type TestProcess } from './process';
+export {
+  command,
+  decideSystem,
+  networkNamespaces,
+  rootUser,
+  type SystemDecision,
+  type SystemPrerequisite,
+} from './system';
+export { describeWithSystem } from './vitest';
+export { freePort, waitFor } from './wait';

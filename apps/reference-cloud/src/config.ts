@@ -1,0 +1,70 @@
+import { section } from '@ke/daemon';
+import { type Static, Type } from '@sinclair/typebox';
+
+const enable = (what: string) => Type.Boolean({ default: true, description: `run ${what}` });
+
+/**
+ * ke-cloud's configuration, shaped like KubeEdge's cloudcore.yaml
+ * (`cloudcore.config.kubeedge.io/v1alpha2`). Every field is also a `--dotted.path` flag.
+ */
+export const CloudConfigSchema = section({
+  apiVersion: Type.Literal('cloudcore.config.kubeedge.io/v1alpha2', {
+    default: 'cloudcore.config.kubeedge.io/v1alpha2',
+    description: 'config format version',
+  }),
+  kind: Type.Literal('CloudCore', { default: 'CloudCore', description: 'config kind' }),
+  dataDir: Type.String({
+    default: '.ke/cloud',
+    minLength: 1,
+    description: 'directory for the CA, the embedded API server database and kubeconfigs',
+  }),
+  logLevel: Type.Union(
+    ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'log level' },
+  ),
+  kubeAPIConfig: section({
+    kubeConfig: Type.String({
+      default: '',
+      description: 'kubeconfig of a Kubernetes cluster; empty runs the embedded API server',
+    }),
+    master: Type.String({ default: '', description: 'API server URL, overrides the kubeconfig' }),
+    qps: Type.Number({ default: 100, minimum: 1, description: 'client requests per second' }),
+    burst: Type.Integer({ default: 200, minimum: 1, description: 'client request burst' }),
+  }),
+  modules: section({
+    cloudHub: section({
+      enable: enable('CloudHub, the WebSocket endpoint of edge nodes'),
+      advertiseAddress: Type.Array(Type.String(), {
+        default: ['127.0.0.1'],
+        description: 'addresses put in the server certificate and given to edge nodes',
+      }),
+      nodeLimit: Type.Integer({ default: 1000, minimum: 1, description: 'most edge nodes' }),
+      tokenRefreshDuration: Type.Integer({
+        default: 12,
+        minimum: 1,
+        description: 'hours between bootstrap token rotations',
+      }),
+      websocket: section({
+        address: Type.String({ default: '0.0.0.0', description: 'WebSocket listen address' }),
+        port: Type.Integer({ default: 10000, minimum: 0, maximum: 65535, description: 'port' }),
+      }),
+      https: section({
+        address: Type.String({ default: '0.0.0.0', description: 'certificate server address' }),
+        port: Type.Integer({ default: 10002, minimum: 0, maximum: 65535, description: 'port' }),
+      }),
+    }),
+    edgeController: section({
+      enable: enable('EdgeController: pods, configmaps, secrets, services to edge nodes'),
+      nodeUpdateFrequency: Type.Integer({
+        default: 10,
+        minimum: 1,
+        description: 'seconds between expected node status updates',
+      }),
+    }),
+    deviceController: section({ enable: enable('DeviceController: devices and twins') }),
+    nodeGroupController: section({ enable: enable('NodeGroup and EdgeApplication controllers') }),
+    imagePrePullController: section({ enable: enable('ImagePullJob controller') }),
+  }),
+});
+
+export type CloudConfig = Static<typeof CloudConfigSchema>;

@@ -1,0 +1,107 @@
+import { hostname } from 'node:os';
+import { section } from '@ke/daemon';
+import { type Static, Type } from '@sinclair/typebox';
+
+const enable = (what: string, on = true) =>
+  Type.Boolean({ default: on, description: `run ${what}` });
+
+/** KubeEdge's default: the host name, lower-cased so it is a valid node name. */
+const defaultNodeName = hostname().toLowerCase();
+
+/**
+ * ke-edge's configuration, shaped like KubeEdge's edgecore.yaml
+ * (`edgecore.config.kubeedge.io/v1alpha2`). Every field is also a `--dotted.path` flag.
+ */
+export const EdgeConfigSchema = section({
+  apiVersion: Type.Literal('edgecore.config.kubeedge.io/v1alpha2', {
+    default: 'edgecore.config.kubeedge.io/v1alpha2',
+    description: 'config format version',
+  }),
+  kind: Type.Literal('EdgeCore', { default: 'EdgeCore', description: 'config kind' }),
+  dataDir: Type.String({
+    default: '.ke/edge',
+    minLength: 1,
+    description: 'directory for the node certificate and the metadata database',
+  }),
+  logLevel: Type.Union(
+    ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'log level' },
+  ),
+  database: section({
+    dataSource: Type.String({
+      default: '',
+      description: 'SQLite file of the metadata store; empty means <dataDir>/edgecore.db',
+    }),
+  }),
+  modules: section({
+    edgeHub: section({
+      enable: enable('EdgeHub, the link to the cloud'),
+      heartbeat: Type.Integer({ default: 15, minimum: 1, description: 'seconds between pings' }),
+      projectID: Type.String({
+        default: 'e632aba927ea4ac2b575ec1603d56f10',
+        description: 'sent as the project_id header',
+      }),
+      token: Type.String({
+        default: '',
+        description: 'bootstrap token from `ke-cloud token create` (first start only)',
+      }),
+      httpServer: Type.String({
+        default: 'https://127.0.0.1:10002',
+        description: "cloud's certificate server",
+      }),
+      websocket: section({
+        server: Type.String({ default: '127.0.0.1:10000', description: "cloud hub's host:port" }),
+        handshakeTimeout: Type.Integer({ default: 30, minimum: 1, description: 'seconds' }),
+      }),
+    }),
+    edged: section({
+      enable: enable('Edged, the pod runtime'),
+      hostnameOverride: Type.String({
+        default: defaultNodeName,
+        minLength: 1,
+        maxLength: 253,
+        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+        description: 'node name (a DNS subdomain)',
+      }),
+      nodeLabels: Type.Record(Type.String(), Type.String(), {
+        default: {},
+        description: 'labels of the Node object',
+      }),
+      containerRuntimeEndpoint: Type.String({
+        default: '',
+        description:
+          'CRI endpoint such as unix:///run/containerd/containerd.sock; empty runs the simulated runtime',
+      }),
+    }),
+    metaManager: section({
+      enable: enable('MetaManager, the local metadata store'),
+      metaServer: section({
+        enable: enable('the MetaServer, a Kubernetes API for local clients'),
+        server: Type.String({ default: '127.0.0.1:10550', description: 'MetaServer host:port' }),
+      }),
+    }),
+    eventBus: section({
+      enable: enable('EventBus, the MQTT bridge for devices'),
+      mqttMode: Type.Union([Type.Literal('internal'), Type.Literal('external')], {
+        default: 'internal',
+        description: 'internal: embedded broker; external: the broker at mqttServerExternal',
+      }),
+      mqttServerInternal: Type.String({
+        default: 'tcp://127.0.0.1:1884',
+        description: 'listen address of the embedded broker',
+      }),
+      mqttServerExternal: Type.String({
+        default: 'tcp://127.0.0.1:1883',
+        description: 'external broker URL',
+      }),
+    }),
+    deviceTwin: section({ enable: enable('DeviceTwin, device state and twins') }),
+    edgeMesh: section({ enable: enable('EdgeMesh DNS, service proxy and tunnel') }),
+    serviceBus: section({
+      enable: enable('ServiceBus, cloud to local HTTP', false),
+      port: Type.Integer({ default: 9060, minimum: 0, maximum: 65535, description: 'port' }),
+    }),
+  }),
+});
+
+export type EdgeConfig = Static<typeof EdgeConfigSchema>;

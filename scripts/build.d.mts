@@ -1,0 +1,1 @@
+export function build(options?: { staleOnly?: boolean; quiet?: boolean }): Set<string>;

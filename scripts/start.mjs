@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// `npm start`: one ke-cloud and one ke-edge on embedded defaults, data under .ke/.
+// Ctrl-C (SIGINT) or SIGTERM stops both cleanly; the exit code says whether both stopped well.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { root } from './workspaces.mjs';
+
+const dataRoot = process.env.KE_DATA_DIR ?? join(root, '.ke');
+const nodeName = process.env.KE_NODE_NAME ?? 'edge-node-1';
+const logFormat = process.env.KE_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+
+const daemons = [
+  {
+    name: 'ke-cloud',
+    entry: join(root, 'apps/reference-cloud/dist/main.js'),
+    args: ['--data-dir', join(dataRoot, 'cloud')],
+  },
+  {
+    name: 'ke-edge',
+    entry: join(root, 'apps/reference-edge/dist/main.js'),
+    args: ['--data-dir', join(dataRoot, 'edge'), '--node-name', nodeName],
+  },
+];
+
+console.log(
+  `kubeedge-ts: starting ${daemons.map((d) => d.name).join(' and ')} (data in ${dataRoot})`,
+);
+
+const exits = daemons.map((daemon) => {
+  const child = spawn(process.execPath, [daemon.entry, ...daemon.args, '--log-format', logFormat], {
+    cwd: root,
+    // Own process group: a terminal's Ctrl-C reaches only this launcher, which then stops the
+    // daemons in order instead of racing them.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  daemon.child = child;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      process.stdout.write(logFormat === 'pretty' ? `[${daemon.name}] ${line}\n` : `${line}\n`);
+    });
+  }
+  console.log(`kubeedge-ts: ${daemon.name} running as pid ${child.pid}`);
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve({ daemon, code, signal }));
+  });
+});
+console.log('kubeedge-ts: press Ctrl-C to stop');
+
+let stopping = false;
+let stoppingSince = 0;
+function stopAll(signal) {
+  if (stopping) {
+    // `npm start` forwards the terminal's Ctrl-C to this process, which got it already.
+    if (Date.now() - stoppingSince < 1000) return;
+    console.log('kubeedge-ts: second signal, killing the daemons');
+    for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    return;
+  }
+  stopping = true;
+  stoppingSince = Date.now();
+  console.log(`kubeedge-ts: ${signal} received, stopping`);
+  // Edge first, then cloud, as an operator would: nodes leave before the control plane goes.
+  const [cloud, edge] = daemons;
+  edge.child.kill('SIGTERM');
+  exits[1].then(() => cloud.child.kill('SIGTERM'));
+}
+process.on('SIGINT', () => stopAll('SIGINT'));
+process.on('SIGTERM', () => stopAll('SIGTERM'));
+
+const results = [];
+for (const exit of exits) {
+  exit.then((r) => {
+    results.push(r);
+    if (!stopping) {
+      console.error(`kubeedge-ts: ${r.daemon.name} exited unexpectedly (code ${r.code}); stopping`);
+      stopAll('exit');
+    }
+  });
+}
+await Promise.all(exits);
+const failed = results.filter((r) => r.code !== 0);
+for (const r of failed)
+  console.error(`kubeedge-ts: ${r.daemon.name} exited with ${r.code ?? r.signal}`);
+console.log(
+  failed.length === 0 ? 'kubeedge-ts: stopped cleanly' : 'kubeedge-ts: stopped with errors',
+);
+process.exit(failed.length === 0 ? 0 : 1);

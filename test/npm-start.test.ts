@@ -1,0 +1,36 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProcess } from '@ke/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../scripts/build.mjs';
+import { root } from '../scripts/workspaces.mjs';
+
+let dataDir: string;
+beforeAll(async () => {
+  build({ staleOnly: true, quiet: true });
+  dataDir = await mkdtemp(join(tmpdir(), 'ke-start-'));
+}, 300_000);
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+// The README's Quick start: `npm start` runs one cloud and one edge and Ctrl-C stops both.
+describe('npm start', () => {
+  it('runs ke-cloud and ke-edge, and stops both cleanly on Ctrl-C', async () => {
+    const proc = startProcess('npm', ['start', '--silent'], {
+      cwd: root,
+      env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json' },
+    });
+    await proc.waitForLine(/"name":"ke-cloud".*ke-cloud running/, 60_000);
+    await proc.waitForLine(/"name":"ke-edge".*ke-edge running/, 60_000);
+    expect(proc.lines.join('\n')).toContain('press Ctrl-C to stop');
+
+    // A terminal's Ctrl-C: npm receives SIGINT and forwards it to the launcher.
+    expect(await proc.stop('SIGINT', 30_000)).toBe(0);
+    const output = proc.lines.join('\n');
+    expect(output).toMatch(/"name":"ke-edge".*stopped cleanly/);
+    expect(output).toMatch(/"name":"ke-cloud".*stopped cleanly/);
+    expect(output).toContain('kubeedge-ts: stopped cleanly');
+  });
+});
