@@ -30,9 +30,8 @@ console.log(
 const exits = daemons.map((daemon) => {
   const child = spawn(process.execPath, [daemon.entry, ...daemon.args, '--log-format', logFormat], {
     cwd: root,
-    // Own process group: a terminal's Ctrl-C reaches only this launcher, which then stops the
-    // daemons in order instead of racing them.
-    detached: true,
+    // Same process group: a terminal's Ctrl-C reaches the daemons directly too, and nothing
+    // outlives a killed group. The SIGTERM sent below then counts as the same stop request.
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   daemon.child = child;
@@ -52,19 +51,19 @@ let stopping = false;
 let stoppingSince = 0;
 function stopAll(signal) {
   if (stopping) {
-    // `npm start` forwards the terminal's Ctrl-C to this process, which got it already.
-    if (Date.now() - stoppingSince < 1000) return;
-    console.log('kubeedge-ts: second signal, killing the daemons');
+    // `npm start` forwards the terminal's Ctrl-C to this process, which got it already; a
+    // second Ctrl-C later on means "now": the daemons exit at once on it too.
+    if (signal !== 'SIGINT' || Date.now() - stoppingSince < 1000) return;
+    console.log('kubeedge-ts: second Ctrl-C, killing the daemons');
     for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGKILL');
     return;
   }
   stopping = true;
   stoppingSince = Date.now();
   console.log(`kubeedge-ts: ${signal} received, stopping`);
-  // Edge first, then cloud, as an operator would: nodes leave before the control plane goes.
-  const [cloud, edge] = daemons;
-  edge.child.kill('SIGTERM');
-  exits[1].then(() => cloud.child.kill('SIGTERM'));
+  // A terminal's Ctrl-C reached the daemons already; SIGTERM covers a signal sent to this
+  // launcher alone. A daemon that is already stopping ignores it.
+  for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGTERM');
 }
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));

@@ -22,15 +22,19 @@ describe('npm start', () => {
       cwd: root,
       env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json' },
     });
-    await proc.waitForLine(/"name":"ke-cloud".*ke-cloud running/, 60_000);
-    await proc.waitForLine(/"name":"ke-edge".*ke-edge running/, 60_000);
-    expect(proc.lines.join('\n')).toContain('press Ctrl-C to stop');
+    try {
+      await proc.waitForLine(/"name":"ke-cloud".*ke-cloud running/, 60_000);
+      await proc.waitForLine(/"name":"ke-edge".*ke-edge running/, 60_000);
+      expect(proc.lines.join('\n')).toContain('press Ctrl-C to stop');
 
-    // A terminal's Ctrl-C: npm receives SIGINT and forwards it to the launcher.
-    expect(await proc.stop('SIGINT', 30_000)).toBe(0);
+      // A terminal's Ctrl-C: SIGINT to the whole foreground process group.
+      expect(await proc.stop('SIGINT', 30_000)).toBe(0);
+    } finally {
+      await proc.stop('SIGKILL', 5_000);
+    }
     const output = proc.lines.join('\n');
     expect(output).toMatch(/"name":"ke-edge".*stopped cleanly/);
     expect(output).toMatch(/"name":"ke-cloud".*stopped cleanly/);
     expect(output).toContain('kubeedge-ts: stopped cleanly');
-  });
+  }, 150_000);
 });

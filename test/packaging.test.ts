@@ -31,16 +31,17 @@ beforeAll(async () => {
       packed!.files.map((f) => f.path),
     );
   }
-  const overrides = Object.fromEntries([...tarballs].map(([name, file]) => [name, `file:${file}`]));
+  // Each tarball is a direct dependency; `$name` overrides make every other package's
+  // `@ke/*` range resolve to that tarball too, as the registry would.
+  const dependencies = Object.fromEntries(
+    [...tarballs].map(([name, file]) => [name, `file:${file}`]),
+  );
+  const overrides = Object.fromEntries([...tarballs.keys()].map((name) => [name, `$${name}`]));
   await writeFile(
     join(consumer, 'package.json'),
-    JSON.stringify({ name: 'ke-consumer', private: true, overrides }, null, 2),
+    JSON.stringify({ name: 'ke-consumer', private: true, dependencies, overrides }, null, 2),
   );
-  await run(
-    'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.values()],
-    { cwd: consumer },
-  );
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: consumer });
 }, 300_000);
 
 afterAll(async () => {

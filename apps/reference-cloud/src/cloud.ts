@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createRouter } from '@ke/beehive';
-import type { Component, Logger } from '@ke/daemon';
+import { type Component, type Logger, reportModules } from '@ke/daemon';
 import type { CloudConfig } from './config';
 
 /** Where each cloud module's implementation lands, for the start-up report. */
@@ -31,15 +31,8 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
         },
         'ke-cloud starting',
       );
-      for (const [name, module] of Object.entries(config.modules)) {
-        if (!module.enable) {
-          logger.info({ module: name }, 'module disabled by config');
-          continue;
-        }
-        const issue = MODULE_ISSUES[name as keyof CloudConfig['modules']];
-        logger.warn({ module: name, arrivesWith: issue }, 'module enabled but not in this build');
-      }
-      logger.info({ modules: router.modules() }, 'ke-cloud running; Ctrl-C stops it');
+      reportModules(logger, config.modules, { running: [], arrivesWith: MODULE_ISSUES });
+      logger.info('ke-cloud running; Ctrl-C stops it');
     },
     async stop() {
       await router.stop();

@@ -59,7 +59,10 @@ describe('ke-cloud', () => {
     const starting = logs.find((l) => l.msg === 'ke-cloud starting');
     expect(starting.dataDir).toBe(dataDir);
     expect(starting.kubeAPI).toBe('embedded API server');
-    expect(logs.find((l) => l.module === 'deviceController').msg).toBe('module disabled by config');
+    const modules = logs.find((l) => l.msg === 'modules');
+    expect(modules.disabled).toEqual(['deviceController']);
+    const pending = logs.find((l) => l.msg === 'enabled in config but not in this build yet');
+    expect(pending.pending).toContain('cloudHub (#4 cloud-edge channel)');
     expect((await stat(dataDir)).isDirectory()).toBe(true);
 
     expect(await proc.stop('SIGTERM')).toBe(0);

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createRouter } from '@ke/beehive';
-import type { Component, Logger } from '@ke/daemon';
+import { type Component, type Logger, reportModules } from '@ke/daemon';
 import type { EdgeConfig } from './config';
 
 /** Where each edge module's implementation lands, for the start-up report. */
@@ -37,15 +37,8 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
         },
         'ke-edge starting',
       );
-      for (const [name, module] of Object.entries(config.modules)) {
-        if (!module.enable) {
-          logger.info({ module: name }, 'module disabled by config');
-          continue;
-        }
-        const issue = MODULE_ISSUES[name as keyof EdgeConfig['modules']];
-        logger.warn({ module: name, arrivesWith: issue }, 'module enabled but not in this build');
-      }
-      logger.info({ nodeName, modules: router.modules() }, 'ke-edge running; Ctrl-C stops it');
+      reportModules(logger, config.modules, { running: [], arrivesWith: MODULE_ISSUES });
+      logger.info({ nodeName }, 'ke-edge running; Ctrl-C stops it');
     },
     async stop() {
       await router.stop();

@@ -186,7 +186,8 @@ export async function runDaemonCli<T extends TObject>(
     logger.error({ err: error }, 'could not assemble the daemon');
     return 1;
   }
-  return runUntilSignal(component, { logger });
+  // This process is the daemon's: keep the signal listeners to the end (see RunOptions).
+  return runUntilSignal(component, { logger, releaseSignals: false });
 }
 
 function envLogFormat(): LogFormat | undefined {

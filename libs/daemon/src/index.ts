@@ -34,5 +34,6 @@ export {
   section,
 } from './config';
 export { type ConfigIssue, DaemonError, type DaemonErrorCode } from './errors';
-export { type Component, type RunOptions, runUntilSignal } from './lifecycle';
+export { type Component, type RunOptions, runUntilSignal, type SignalTarget } from './lifecycle';
 export { createLogger, type LogFormat, type Logger, type LoggerSettings } from './logger';
+export { reportModules } from './modules';

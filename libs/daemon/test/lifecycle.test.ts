@@ -8,9 +8,9 @@ function fakeProcess() {
   const exits: number[] = [];
   return Object.assign(emitter, {
     exits,
-    exit: ((code?: number) => {
-      exits.push(code ?? 0);
-    }) as (code?: number) => never,
+    exit: (code: number) => {
+      exits.push(code);
+    },
   });
 }
 
@@ -82,6 +82,43 @@ describe('runUntilSignal', () => {
     expect(lines.at(-1)?.msg).toBe('stop failed');
   });
 
+  it('ignores SIGTERM while stopping', async () => {
+    const proc = fakeProcess();
+    const { logger } = logCapture();
+    const code = await runUntilSignal(
+      {
+        start: async () => {
+          queueMicrotask(() => proc.emit('SIGINT', 'SIGINT'));
+        },
+        stop: async () => {
+          proc.emit('SIGTERM', 'SIGTERM');
+        },
+      },
+      { logger, process: proc, duplicateSignalWindowMs: 0 },
+    );
+    expect(code).toBe(0);
+    expect(proc.exits).toEqual([]);
+  });
+
+  it('keeps ignoring signals after a clean stop when it owns the process', async () => {
+    const proc = fakeProcess();
+    const { logger } = logCapture();
+    const code = await runUntilSignal(
+      {
+        start: async () => {
+          queueMicrotask(() => proc.emit('SIGTERM', 'SIGTERM'));
+        },
+        stop: async () => {},
+      },
+      { logger, process: proc, releaseSignals: false },
+    );
+    expect(code).toBe(0);
+    expect(proc.listenerCount('SIGTERM')).toBe(1);
+    proc.emit('SIGTERM', 'SIGTERM');
+    proc.emit('SIGINT', 'SIGINT');
+    expect(proc.exits).toEqual([]);
+  });
+
   it('treats a signal right after the first as a duplicate (npm run forwards Ctrl-C)', async () => {
     const proc = fakeProcess();
     const { logger } = logCapture();
@@ -100,7 +137,7 @@ describe('runUntilSignal', () => {
     expect(proc.exits).toEqual([]);
   });
 
-  it('exits at once on a second signal while stopping', async () => {
+  it('exits at once on a second Ctrl-C while stopping', async () => {
     const proc = fakeProcess();
     const { logger } = logCapture();
     let release = () => {};

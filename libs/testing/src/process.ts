@@ -10,13 +10,16 @@ export interface TestProcess {
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited(timeoutMs?: number): Promise<number | NodeJS.Signals>;
-  /** Sends `signal` (SIGTERM by default) and waits for the exit. */
+  /**
+   * Sends `signal` (SIGTERM by default) to the process group, as a terminal's Ctrl-C does, and
+   * waits for the process to exit.
+   */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | NodeJS.Signals>;
 }
 
 /**
- * Starts `command` and records its output. The process is killed with SIGKILL if the test
- * process exits first, so a failed test leaves nothing running.
+ * Starts `command` in a process group of its own and records its output. The whole group is
+ * killed with SIGKILL if the test process exits first, so a failed test leaves nothing running.
  */
 export function startProcess(
   command: string,
@@ -27,7 +30,15 @@ export function startProcess(
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
   const lines: string[] = [];
   const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
   const onLine = (line: string) => {
@@ -45,7 +56,7 @@ export function startProcess(
   const exit = new Promise<number | NodeJS.Signals>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'SIGKILL'));
   });
-  const killOnExit = () => child.kill('SIGKILL');
+  const killOnExit = () => signalGroup('SIGKILL');
   process.once('exit', killOnExit);
   void exit.then(() => process.off('exit', killOnExit));
 
@@ -97,7 +108,7 @@ export function startProcess(
       return bounded(exit, timeoutMs, 'the process to exit');
     },
     stop(signal = 'SIGTERM', timeoutMs = 15_000) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) signalGroup(signal);
       return api.exited(timeoutMs);
     },
   };
