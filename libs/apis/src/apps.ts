@@ -2,8 +2,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import {
   EmbeddedObjectSchema,
   EnvVarSchema,
+  kindSchema,
   LabelSelectorSchema,
-  ObjectMetaSchema,
   ResourceRequirementsSchema,
 } from './k8s-builtins';
 import { defineResource } from './resource';
@@ -73,15 +73,14 @@ export const NodeGroupStatusSchema = Type.Object(
   { description: 'Status represents the status of member nodegroup.' },
 );
 
-export const NodeGroupSchema = Type.Object(
+export const NodeGroupSchema = kindSchema(
+  `${APPS_GROUP}/${APPS_VERSION}`,
+  'NodeGroup',
   {
-    apiVersion: Type.Literal(`${APPS_GROUP}/${APPS_VERSION}`),
-    kind: Type.Literal('NodeGroup'),
-    metadata: ObjectMetaSchema,
     spec: NodeGroupSpecSchema,
     status: Type.Optional(NodeGroupStatusSchema),
   },
-  { description: 'NodeGroup is the Schema for the nodegroups API' },
+  'NodeGroup is the Schema for the nodegroups API',
 );
 
 export type NodeGroupSpec = Static<typeof NodeGroupSpecSchema>;
@@ -343,15 +342,14 @@ export const EdgeApplicationStatusSchema = Type.Object(
   { description: 'Status represents the status of PropagationStatus.' },
 );
 
-export const EdgeApplicationSchema = Type.Object(
+export const EdgeApplicationSchema = kindSchema(
+  `${APPS_GROUP}/${APPS_VERSION}`,
+  'EdgeApplication',
   {
-    apiVersion: Type.Literal(`${APPS_GROUP}/${APPS_VERSION}`),
-    kind: Type.Literal('EdgeApplication'),
-    metadata: ObjectMetaSchema,
     spec: EdgeApplicationSpecSchema,
     status: Type.Optional(EdgeApplicationStatusSchema),
   },
-  { description: 'EdgeApplication is the Schema for the edgeapplications API' },
+  'EdgeApplication is the Schema for the edgeapplications API',
 );
 
 export type ImageOverrider = Static<typeof ImageOverriderSchema>;

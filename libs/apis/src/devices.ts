@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { LocalObjectReferenceSchema, ObjectMetaSchema } from './k8s-builtins';
+import { kindSchema, LocalObjectReferenceSchema } from './k8s-builtins';
 import { defineResource } from './resource';
 import { describe, FreeFormObject, Int32, Int64, StringEnum, StringMap } from './schema-helpers';
 
@@ -308,15 +308,14 @@ export const DeviceStatusSchema = Type.Object(
   },
 );
 
-export const DeviceSchema = Type.Object(
+export const DeviceSchema = kindSchema(
+  `${DEVICES_GROUP}/${DEVICES_VERSION}`,
+  'Device',
   {
-    apiVersion: Type.Literal(`${DEVICES_GROUP}/${DEVICES_VERSION}`),
-    kind: Type.Literal('Device'),
-    metadata: ObjectMetaSchema,
     spec: DeviceSpecSchema,
     status: Type.Optional(DeviceStatusSchema),
   },
-  { description: 'Device is the Schema for the devices API' },
+  'Device is the Schema for the devices API',
 );
 
 export type TwinProperty = Static<typeof TwinPropertySchema>;
@@ -400,14 +399,13 @@ export const DeviceModelSpecSchema = Type.Object(
   },
 );
 
-export const DeviceModelSchema = Type.Object(
+export const DeviceModelSchema = kindSchema(
+  `${DEVICES_GROUP}/${DEVICES_VERSION}`,
+  'DeviceModel',
   {
-    apiVersion: Type.Literal(`${DEVICES_GROUP}/${DEVICES_VERSION}`),
-    kind: Type.Literal('DeviceModel'),
-    metadata: ObjectMetaSchema,
     spec: DeviceModelSpecSchema,
   },
-  { description: 'DeviceModel is the Schema for the device model API' },
+  'DeviceModel is the Schema for the device model API',
 );
 
 export type ModelProperty = Static<typeof ModelPropertySchema>;

@@ -7,7 +7,7 @@ import type {
   V1ObjectReference,
   V1ResourceRequirements,
 } from '@kubernetes/client-node';
-import { Type } from '@sinclair/typebox';
+import { type TProperties, Type } from '@sinclair/typebox';
 import { DateTime, FreeFormObject, IntOrStringSchema, StringMap, typed } from './schema-helpers';
 
 /**
@@ -281,4 +281,24 @@ export function ResourceRequirementsSchema(description: string) {
 /** A whole Kubernetes object kept as it is (EdgeApplication's manifests). */
 export function EmbeddedObjectSchema(description: string) {
   return FreeFormObject<KubernetesObject>({ description });
+}
+
+/**
+ * The schema of a whole object of one kind: `apiVersion` and `kind` fixed to the kind's,
+ * Kubernetes `metadata`, then the kind's own top-level fields (`spec`, `status`).
+ */
+export function kindSchema<
+  const ApiVersion extends string,
+  const Kind extends string,
+  Fields extends TProperties,
+>(apiVersion: ApiVersion, kind: Kind, fields: Fields, description: string) {
+  return Type.Object(
+    {
+      apiVersion: Type.Literal(apiVersion),
+      kind: Type.Literal(kind),
+      metadata: ObjectMetaSchema,
+      ...fields,
+    },
+    { description },
+  );
 }

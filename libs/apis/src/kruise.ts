@@ -1,6 +1,6 @@
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import { type Static, Type } from '@sinclair/typebox';
-import { labelSelectorProperties, ObjectMetaSchema, ObjectReferenceSchema } from './k8s-builtins';
+import { kindSchema, labelSelectorProperties, ObjectReferenceSchema } from './k8s-builtins';
 import { defineResource } from './resource';
 import {
   DateTime,
@@ -174,15 +174,14 @@ export const ImagePullJobStatusSchema = Type.Object(
   { description: 'ImagePullJobStatus defines the observed state of ImagePullJob' },
 );
 
-export const ImagePullJobSchema = Type.Object(
+export const ImagePullJobSchema = kindSchema(
+  `${KRUISE_GROUP}/${KRUISE_VERSION}`,
+  'ImagePullJob',
   {
-    apiVersion: Type.Literal(`${KRUISE_GROUP}/${KRUISE_VERSION}`),
-    kind: Type.Literal('ImagePullJob'),
-    metadata: ObjectMetaSchema,
     spec: ImagePullJobSpecSchema,
     status: Type.Optional(ImagePullJobStatusSchema),
   },
-  { description: 'ImagePullJob is the Schema for the imagepulljobs API' },
+  'ImagePullJob is the Schema for the imagepulljobs API',
 );
 
 export type ImagePullJobNodeSelector = Static<typeof ImagePullJobNodeSelectorSchema>;
@@ -431,15 +430,14 @@ export const NodeImageStatusSchema = Type.Object(
   { description: 'NodeImageStatus defines the observed state of NodeImage' },
 );
 
-export const NodeImageSchema = Type.Object(
+export const NodeImageSchema = kindSchema(
+  `${KRUISE_GROUP}/${KRUISE_VERSION}`,
+  'NodeImage',
   {
-    apiVersion: Type.Literal(`${KRUISE_GROUP}/${KRUISE_VERSION}`),
-    kind: Type.Literal('NodeImage'),
-    metadata: ObjectMetaSchema,
     spec: NodeImageSpecSchema,
     status: Type.Optional(NodeImageStatusSchema),
   },
-  { description: 'NodeImage is the Schema for the nodeimages API' },
+  'NodeImage is the Schema for the nodeimages API',
 );
 
 export type ImageTagPullPolicy = Static<typeof ImageTagPullPolicySchema>;

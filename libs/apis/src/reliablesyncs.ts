@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { ObjectMetaSchema } from './k8s-builtins';
+import { kindSchema } from './k8s-builtins';
 import { defineResource } from './resource';
 
 /**
@@ -54,26 +54,24 @@ const OBJECT_SYNC_DESCRIPTION =
 const CLUSTER_OBJECT_SYNC_DESCRIPTION =
   'ClusterObjectSync stores the state of the cluster level, nonNamespaced object that was successfully persisted to the edge node.';
 
-export const ObjectSyncSchema = Type.Object(
+export const ObjectSyncSchema = kindSchema(
+  `${RELIABLESYNCS_GROUP}/${RELIABLESYNCS_VERSION}`,
+  'ObjectSync',
   {
-    apiVersion: Type.Literal(`${RELIABLESYNCS_GROUP}/${RELIABLESYNCS_VERSION}`),
-    kind: Type.Literal('ObjectSync'),
-    metadata: ObjectMetaSchema,
     spec: ObjectSyncSpecSchema,
     status: Type.Optional(ObjectSyncStatusSchema),
   },
-  { description: OBJECT_SYNC_DESCRIPTION },
+  OBJECT_SYNC_DESCRIPTION,
 );
 
-export const ClusterObjectSyncSchema = Type.Object(
+export const ClusterObjectSyncSchema = kindSchema(
+  `${RELIABLESYNCS_GROUP}/${RELIABLESYNCS_VERSION}`,
+  'ClusterObjectSync',
   {
-    apiVersion: Type.Literal(`${RELIABLESYNCS_GROUP}/${RELIABLESYNCS_VERSION}`),
-    kind: Type.Literal('ClusterObjectSync'),
-    metadata: ObjectMetaSchema,
     spec: ObjectSyncSpecSchema,
     status: Type.Optional(ObjectSyncStatusSchema),
   },
-  { description: CLUSTER_OBJECT_SYNC_DESCRIPTION },
+  CLUSTER_OBJECT_SYNC_DESCRIPTION,
 );
 
 export type ObjectSyncSpec = Static<typeof ObjectSyncSpecSchema>;
