@@ -18,3 +18,17 @@ export function packageBuild(overrides: Options = {}): Options {
     ...overrides,
   };
 }
+
+/** The build of a reference app: one ESM entry with a shebang, dependencies left external. */
+export function appBuild(overrides: Options = {}): Options {
+  return {
+    entry: ['src/main.ts'],
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    sourcemap: true,
+    clean: true,
+    banner: { js: '#!/usr/bin/env node' },
+    ...overrides,
+  };
+}

@@ -1,16 +1,12 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess } from '@ke/testing';
+import { startSource } from '@ke/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-const main = new URL('../src/main.ts', import.meta.url).pathname;
-// Runs the sources: `@ke/*` packages resolve to their src through the @ke/source condition.
-const node = (args: string[]) =>
-  startProcess(process.execPath, ['--conditions=@ke/source', '--import', 'tsx', main, ...args], {
-    env: { ...process.env, KE_LOG_FORMAT: 'json' },
-  });
+const main = new URL('../src/main.ts', import.meta.url);
+const node = (args: string[]) => startSource(main, args, { env: { KE_LOG_FORMAT: 'json' } });
 
 let dir: string;
 beforeAll(async () => {

@@ -11,7 +11,7 @@
  * ```
  */
 
-export { startProcess, type TestProcess } from './process';
+export { startProcess, startSource, type TestProcess } from './process';
 export {
   command,
   decideSystem,

@@ -114,3 +114,21 @@ export function startProcess(
   };
   return api;
 }
+
+/**
+ * Runs a TypeScript entry point of this repository from source: `@ke/*` imports resolve to
+ * their `src/` through the `@ke/source` condition and tsx compiles on the fly, so no build is
+ * needed. `env` is added to the test's environment.
+ */
+export function startSource(
+  entry: string | URL,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): TestProcess {
+  const file = entry instanceof URL ? entry.pathname : entry;
+  return startProcess(
+    process.execPath,
+    ['--conditions=@ke/source', '--import', 'tsx', file, ...args],
+    { cwd: options.cwd, env: { ...process.env, ...options.env } },
+  );
+}
