@@ -61,9 +61,18 @@ function stopAll(signal) {
   stopping = true;
   stoppingSince = Date.now();
   console.log(`kubeedge-ts: ${signal} received, stopping`);
-  // A terminal's Ctrl-C reached the daemons already; SIGTERM covers a signal sent to this
-  // launcher alone. A daemon that is already stopping ignores it.
-  for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGTERM');
+  const terminate = () => {
+    for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGTERM');
+  };
+  if (signal === 'SIGINT') {
+    // A terminal's Ctrl-C reaches the whole process group, daemons included. Signalling them
+    // again could land while one is already exiting and turn a clean exit into "killed", so
+    // SIGTERM only those still running after a grace period (covers `kill -INT <launcher>`).
+    const grace = setTimeout(terminate, 3000);
+    Promise.all(exits).then(() => clearTimeout(grace));
+  } else {
+    terminate();
+  }
 }
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));

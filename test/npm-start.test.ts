@@ -28,7 +28,8 @@ describe('npm start', () => {
       expect(proc.lines.join('\n')).toContain('press Ctrl-C to stop');
 
       // A terminal's Ctrl-C: SIGINT to the whole foreground process group.
-      expect(await proc.stop('SIGINT', 30_000)).toBe(0);
+      const code = await proc.stop('SIGINT', 30_000);
+      expect(code, proc.lines.join('\n')).toBe(0);
     } finally {
       await proc.stop('SIGKILL', 5_000);
     }
@@ -36,5 +37,24 @@ describe('npm start', () => {
     expect(output).toMatch(/"name":"ke-edge".*stopped cleanly/);
     expect(output).toMatch(/"name":"ke-cloud".*stopped cleanly/);
     expect(output).toContain('kubeedge-ts: stopped cleanly');
+  }, 150_000);
+
+  it('stops both cleanly when only npm gets SIGTERM, as from a supervisor', async () => {
+    const proc = startProcess('npm', ['start', '--silent'], {
+      cwd: root,
+      env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json' },
+    });
+    try {
+      await proc.waitForLine(/"name":"ke-cloud".*ke-cloud running/, 60_000);
+      await proc.waitForLine(/"name":"ke-edge".*ke-edge running/, 60_000);
+      proc.child.kill('SIGTERM');
+      const code = await proc.exited(30_000);
+      expect(code, proc.lines.join('\n')).toBe(0);
+    } finally {
+      await proc.stop('SIGKILL', 5_000);
+    }
+    const output = proc.lines.join('\n');
+    expect(output).toMatch(/"name":"ke-edge".*stopped cleanly/);
+    expect(output).toMatch(/"name":"ke-cloud".*stopped cleanly/);
   }, 150_000);
 });
