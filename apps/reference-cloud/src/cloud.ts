@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createRouter } from '@ke/beehive';
 import { type Component, type Logger, reportModules } from '@ke/daemon';
 import type { CloudConfig } from './config';
+import { type EmbeddedControlPlane, startEmbeddedControlPlane } from './control-plane';
 
 /** Where each cloud module's implementation lands, for the start-up report. */
 const MODULE_ISSUES: Record<keyof CloudConfig['modules'], string> = {
@@ -21,6 +22,7 @@ const MODULE_ISSUES: Record<keyof CloudConfig['modules'], string> = {
 export function createCloudCore(config: CloudConfig, { logger }: { logger: Logger }): Component {
   const router = createRouter();
   const dataDir = resolve(config.dataDir);
+  let controlPlane: EmbeddedControlPlane | undefined;
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
@@ -31,11 +33,30 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
         },
         'ke-cloud starting',
       );
+      if (!config.kubeAPIConfig.kubeConfig) {
+        controlPlane = await startEmbeddedControlPlane({
+          dataDir,
+          address: config.embeddedAPIServer.address,
+          port: config.embeddedAPIServer.port,
+          advertiseAddresses: config.modules.cloudHub.advertiseAddress,
+          logger: logger.child({ module: 'apiserver' }),
+        });
+        logger.info(
+          {
+            url: controlPlane.url,
+            kubeconfig: controlPlane.kubeconfigPath,
+            try: `kubectl --kubeconfig ${controlPlane.kubeconfigPath} get nodes`,
+          },
+          'embedded API server ready',
+        );
+      }
       reportModules(logger, config.modules, { running: [], arrivesWith: MODULE_ISSUES });
       logger.info('ke-cloud running; Ctrl-C stops it');
     },
     async stop() {
       await router.stop();
+      await controlPlane?.stop();
+      controlPlane = undefined;
     },
   };
 }

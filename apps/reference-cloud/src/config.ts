@@ -31,6 +31,18 @@ export const CloudConfigSchema = section({
     qps: Type.Number({ default: 100, minimum: 1, description: 'client requests per second' }),
     burst: Type.Integer({ default: 200, minimum: 1, description: 'client request burst' }),
   }),
+  embeddedAPIServer: section({
+    address: Type.String({
+      default: '127.0.0.1',
+      description: 'listen address of the embedded API server (used when kubeConfig is empty)',
+    }),
+    port: Type.Integer({
+      default: 6443,
+      minimum: 0,
+      maximum: 65535,
+      description: 'HTTPS port of the embedded API server; 0 picks a free one',
+    }),
+  }),
   modules: section({
     cloudHub: section({
       enable: enable('CloudHub, the WebSocket endpoint of edge nodes'),

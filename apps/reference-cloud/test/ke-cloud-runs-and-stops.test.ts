@@ -48,7 +48,16 @@ describe('ke-cloud', () => {
     const file = join(dir, 'cloudcore.yaml');
     await writeFile(file, 'modules:\n  deviceController:\n    enable: false\n');
     const dataDir = join(dir, 'data');
-    const proc = node(['-c', file, '--data-dir', dataDir, '--modules.cloudHub.nodeLimit', '5']);
+    const proc = node([
+      '-c',
+      file,
+      '--data-dir',
+      dataDir,
+      '--modules.cloudHub.nodeLimit',
+      '5',
+      '--embeddedAPIServer.port',
+      '0',
+    ]);
     const running = JSON.parse(await proc.waitForLine(/ke-cloud running/));
     expect(running.name).toBe('ke-cloud');
     const logs = proc.lines.map((line) => JSON.parse(line));
