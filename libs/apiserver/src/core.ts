@@ -28,7 +28,7 @@ import {
   patchSchemaForKind,
   unsupportedPatchTypeError,
 } from './patch/index';
-import { groupVersion, type ResourceInfo } from './registry';
+import { groupVersion, type ResourceInfo, storageResourceOf } from './registry';
 import {
   fieldsOf,
   matchesFields,
@@ -71,6 +71,16 @@ export interface DeleteOptions {
 
 export interface WriteQuery {
   readonly dryRun?: boolean;
+  /**
+   * `Strict` refuses fields the schema does not know (custom resources) with 400, as kubectl's
+   * default `--validate=strict` expects; `Warn` and `Ignore` (default) drop them silently.
+   */
+  readonly fieldValidation?: string;
+}
+
+/** Options of update and patch. */
+export interface ReplaceOptions extends WriteQuery {
+  readonly subresource?: string;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
@@ -89,6 +99,8 @@ export interface ApiCoreOptions {
   /** Per-write hooks, e.g. registering a CRD's resource. */
   readonly onWrite?: readonly WriteHook[];
 }
+
+const CRD_RESOURCE = 'apiextensions.k8s.io/customresourcedefinitions';
 
 interface ContinueToken {
   readonly rv: number;
@@ -236,6 +248,18 @@ export class ApiCore {
     }
   }
 
+  /** With `fieldValidation=Strict`, fields the schema would prune are an error, as in Kubernetes. */
+  #checkUnknownFields(info: ResourceInfo, object: KubeObject, query: WriteQuery): void {
+    if (query.fieldValidation !== 'Strict' || !info.unknownFields) return;
+    const unknown = info.unknownFields(object);
+    if (unknown.length === 0) return;
+    throw badRequest(
+      `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${unknown
+        .map((path) => `unknown field "${path}"`)
+        .join(', ')}`,
+    );
+  }
+
   get(info: ResourceInfo, namespace: string, name: string): KubeObject {
     const stored = this.#guard(info, name, () => this.store.get(this.key(info, namespace, name)));
     if (!stored) throw notFound(info, name);
@@ -274,6 +298,7 @@ export class ApiCore {
       object.status = { phase: 'Active' };
     }
     info.prepare?.(object);
+    this.#checkUnknownFields(info, object, query);
     const pruned = info.prune ? info.prune(object) : object;
     this.#validate(info, pruned);
     if (query.dryRun) return pruned;
@@ -297,7 +322,7 @@ export class ApiCore {
     namespace: string,
     name: string,
     body: unknown,
-    options: { subresource?: string; dryRun?: boolean } = {},
+    options: ReplaceOptions = {},
   ): KubeObject {
     const object = this.#checkIdentity(info, namespace, body);
     if (object.metadata.name !== undefined && object.metadata.name !== name) {
@@ -338,7 +363,7 @@ export class ApiCore {
     info: ResourceInfo,
     current: KubeObject,
     incoming: KubeObject,
-    options: { subresource?: string; dryRun?: boolean },
+    options: ReplaceOptions,
   ): KubeObject {
     const name = current.metadata.name;
     let next: KubeObject;
@@ -346,6 +371,9 @@ export class ApiCore {
       if (!info.statusSubresource) throw notFound(info, `${name}/status`);
       next = { ...clone(current), status: incoming.status };
       if (incoming.status === undefined) delete next.status;
+      // A custom resource's status is pruned to its schema like the rest of the object.
+      this.#checkUnknownFields(info, next, options);
+      if (info.prune) next = info.prune(next);
     } else if (options.subresource) {
       throw notFound(info, `${name}/${options.subresource}`);
     } else {
@@ -373,6 +401,7 @@ export class ApiCore {
       ] as const) {
         if (next.metadata[field] === undefined) delete next.metadata[field];
       }
+      this.#checkUnknownFields(info, next, options);
       if (info.prune) next = info.prune(next);
       if (specOf(next) !== specOf(current)) {
         next.metadata.generation = (current.metadata.generation ?? 1) + 1;
@@ -412,7 +441,7 @@ export class ApiCore {
     name: string,
     type: PatchType,
     patch: unknown,
-    options: { subresource?: string; dryRun?: boolean } = {},
+    options: ReplaceOptions = {},
   ): KubeObject {
     const key = this.key(info, namespace, name);
     return this.#guard(info, name, () =>
@@ -532,6 +561,7 @@ export class ApiCore {
           });
           return stored.object;
         }
+        if (info.storageResource === CRD_RESOURCE) this.#deleteCustomObjects(current.object);
         const deleted = this.store.delete(key);
         this.#runHooks(info, {
           type: 'DELETED',
@@ -543,6 +573,41 @@ export class ApiCore {
         return deleted.object;
       }),
     );
+  }
+
+  /**
+   * Deleting a CRD deletes its objects, as Kubernetes' customresourcecleanup finalizer does:
+   * watchers see them go, and a CRD created again later starts empty instead of bringing back
+   * the old objects. Unlike Kubernetes it does not wait for the objects' own finalizers.
+   */
+  #deleteCustomObjects(crd: KubeObject): void {
+    const spec = crd.spec as
+      | { group?: string; names?: { plural?: string }; versions?: Array<{ name?: string }> }
+      | undefined;
+    const group = spec?.group;
+    const plural = spec?.names?.plural;
+    if (!group || !plural) return;
+    const info = (spec.versions ?? [])
+      .map((version) => this.#resolve(group, version.name ?? '', plural))
+      .find((found) => found !== undefined);
+    const resource = storageResourceOf(group, plural);
+    for (const object of this.store.list(resource).items) {
+      const key = {
+        resource,
+        namespace: object.metadata.namespace ?? '',
+        name: object.metadata.name,
+      };
+      const deleted = this.store.delete(key);
+      if (info) {
+        this.#runHooks(info, {
+          type: 'DELETED',
+          revision: deleted.revision,
+          key,
+          object: deleted.object,
+          previous: object,
+        });
+      }
+    }
   }
 
   /** Deletes every object the selectors match; returns them as deleted. */
@@ -598,15 +663,7 @@ export class ApiCore {
       }
     } else if (query.resourceVersion && query.resourceVersion !== '0') {
       const requested = parseRevision(query.resourceVersion, 'resourceVersion');
-      if (requested > this.store.currentRevision) {
-        throw new ApiError(
-          'Timeout',
-          `Too large resource version: ${requested}, current: ${this.store.currentRevision}`,
-          {
-            details: { retryAfterSeconds: 1 },
-          },
-        );
-      }
+      if (requested > this.store.currentRevision) throw this.#tooLarge(requested);
       if (query.resourceVersionMatch === 'Exact') revision = requested;
     } else if (query.resourceVersionMatch === 'Exact') {
       throw badRequest('resourceVersionMatch=Exact requires a resourceVersion');
@@ -634,9 +691,28 @@ export class ApiCore {
   }
 
   /**
+   * A resourceVersion this server has not reached: 504 with the cause client-go recognises
+   * (apiserver's NewTooLargeResourceVersionError). Kubernetes first waits up to 3 s for it; a
+   * synchronous store cannot, and the client retries after `retryAfterSeconds`.
+   */
+  #tooLarge(requested: number): ApiError {
+    return new ApiError(
+      'Timeout',
+      `Too large resource version: ${requested}, current: ${this.store.currentRevision}`,
+      {
+        details: {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+          retryAfterSeconds: 1,
+        },
+      },
+    );
+  }
+
+  /**
    * Streams changes to `sink` until the returned function is called. Without a resourceVersion
    * (or with "0") the current objects come first as ADDED events, as Kubernetes does. A
-   * compacted resourceVersion produces one ERROR event with a 410 Status.
+   * compacted resourceVersion produces one ERROR event with a 410 Status, a future one an ERROR
+   * event with a 504 Status.
    */
   watch(info: ResourceInfo, namespace: string, query: WatchQuery, sink: WatchSink): () => void {
     const filter = this.#filter(info, query);
@@ -649,6 +725,11 @@ export class ApiCore {
       from = snapshot.revision;
     } else {
       from = parseRevision(query.resourceVersion, 'resourceVersion');
+      if (from > this.store.currentRevision) {
+        // As Kubernetes' cacher does: the watch starts and carries the error as its only event.
+        sink.event('ERROR', this.#tooLarge(from).toStatus());
+        return () => {};
+      }
     }
     try {
       return this.store.watch(
@@ -663,7 +744,16 @@ export class ApiCore {
             if (now) sink.event('ADDED', event.object);
           } else if (now && before) sink.event('MODIFIED', event.object);
           else if (now) sink.event('ADDED', event.object);
-          else if (before) sink.event('DELETED', event.object);
+          else if (before) {
+            // Left the selection: Kubernetes (cacheWatcher.convertToWatchEvent) sends the last
+            // state that matched, at this change's resourceVersion, so the client's cache
+            // removes what it had and resumes from the right revision.
+            const last = event.previous ?? event.object;
+            sink.event('DELETED', {
+              ...last,
+              metadata: { ...last.metadata, resourceVersion: String(event.revision) },
+            });
+          }
         },
       );
     } catch (error) {

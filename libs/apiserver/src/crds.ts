@@ -121,6 +121,24 @@ function pruneWith(schema: OpenApiSchema | undefined, value: unknown): unknown {
   return out;
 }
 
+/** Paths of the fields `pruneWith` would drop: what `fieldValidation=Strict` refuses. */
+function unknownPaths(schema: OpenApiSchema | undefined, value: unknown, path: string): string[] {
+  if (!schema || schema['x-kubernetes-preserve-unknown-fields']) return [];
+  if (Array.isArray(value)) {
+    return value.flatMap((item, i) => unknownPaths(schema.items, item, `${path}[${i}]`));
+  }
+  if (!isPlainObject(value)) return [];
+  return Object.entries(value).flatMap(([key, child]) => {
+    const at = path ? `${path}.${key}` : key;
+    const property = schema.properties?.[key];
+    if (property) return unknownPaths(property, child, at);
+    if (isPlainObject(schema.additionalProperties)) {
+      return unknownPaths(schema.additionalProperties, child, at);
+    }
+    return schema.additionalProperties === true ? [] : [at];
+  });
+}
+
 const ajv = new Ajv({
   allErrors: true,
   strict: false,
@@ -235,9 +253,17 @@ export function resourcesOfCrd(object: KubeObject): ResourceInfo[] {
         storageResource: storageResourceOf(group, names.plural),
         custom: true,
         printerColumns: version.additionalPrinterColumns ?? [],
+        // Published in /openapi/v3 tagged with the kind, which `kubectl explain` needs. kubectl
+        // apply still sends JSON merge patches for custom kinds (they are not in its scheme).
+        ...(schema ? { openAPISchema: schema as Record<string, unknown> } : {}),
         validate: (candidate) => {
           if (!check || check(candidate)) return [];
           return (check.errors ?? []).map((error) => problemOf(error, candidate));
+        },
+        unknownFields: (candidate) => {
+          // metadata is the server's to check; apiVersion and kind are always known.
+          const { metadata: _metadata, apiVersion: _apiVersion, kind: _kind, ...rest } = candidate;
+          return unknownPaths(schema, rest, '');
         },
         prune: (candidate) => {
           const { metadata, ...rest } = candidate;

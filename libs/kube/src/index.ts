@@ -3,7 +3,8 @@
  * Kubernetes access for the kubeedge-ts cloud controllers, on `@kubernetes/client-node`:
  * a rate-limited work queue with client-go semantics and the worker loop around it,
  * kubeconfig loading with clear errors, typed clients for the `@ke/apis` custom resources,
- * and one error type with stable codes. Informers and Lease leader election come next.
+ * informers (list + watch + resync, with indexes) and Lease leader election with client-go's
+ * semantics, and one error type with stable codes.
  *
  * @example
  * ```js
@@ -56,6 +57,7 @@
 
 export type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 export { toKubeError } from './api-errors';
+export type { BackoffOptions } from './backoff';
 export { type Clock, realClock } from './clock';
 export {
   describeKubeConfig,
@@ -79,6 +81,29 @@ export {
   type KubeErrorDetails,
   type KubeStatus,
 } from './errors';
+export {
+  builtinIndexers,
+  byNamespace,
+  byNodeName,
+  type IndexFunc,
+  metaNamespaceKey,
+  splitMetaNamespaceKey,
+} from './indexer';
+export {
+  createInformer,
+  type DeleteInfo,
+  type Informer,
+  type InformerEvent,
+  type InformerHandlers,
+  type InformerOptions,
+} from './informer';
+export {
+  createLeaderElector,
+  type LeaderElector,
+  type LeaderElectorOptions,
+  type LeaseSpec,
+  microTime,
+} from './leader-election';
 export type { Logger } from './logger';
 export {
   type BucketOptions,

@@ -24,6 +24,7 @@ import {
   SERVER_VERSION,
 } from './discovery';
 import { openApiV3 } from './openapi';
+import { decodeProtobufObject, PROTOBUF_TYPE } from './protobuf';
 import { parseRequestInfo, type ResourceRequest } from './request-info';
 import { tableFor, wantsTable } from './table';
 
@@ -68,29 +69,48 @@ function sendStatus(res: ServerResponse, status: Status): void {
   send(res, status.code, status);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body up to `limit` bytes. A larger body is refused with 413 without reading the
+ * rest; the response then closes the connection (see #handle), as Go's server does, because the
+ * unread remainder would otherwise be taken for the next request on that connection.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = (message: string) => new ApiError('RequestEntityTooLarge', message);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
-    req.resume();
-    throw new ApiError(
-      'RequestEntityTooLarge',
-      `the request body of ${declared} bytes is larger than the limit of ${limit} bytes`,
+    return Promise.reject(
+      tooLarge(`the request body of ${declared} bytes is larger than the limit of ${limit} bytes`),
     );
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw new ApiError(
-        'RequestEntityTooLarge',
-        `the request body is larger than the limit of ${limit} bytes`,
-      );
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error: Error | undefined) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', finish);
+      req.off('close', onClose);
+      if (error) reject(error);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        finish(tooLarge(`the request body is larger than the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(undefined);
+    // The client went away mid-body: nobody is waiting for an answer, but the handler must end.
+    const onClose = () => {
+      if (!req.complete) finish(badRequest('the request body ended early'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', finish);
+    req.on('close', onClose);
+  });
 }
 
 function parseJson(body: Buffer, what: string): unknown {
@@ -100,6 +120,27 @@ function parseJson(body: Buffer, what: string): unknown {
   } catch (error) {
     throw badRequest(`the ${what} is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Media types read as JSON. Kubernetes insists on application/json; no type and `text/plain`
+ * (what `fetch` sends for a string body) are read as JSON too, for hand-written clients.
+ */
+const JSON_LIKE = new Set(['', JSON_TYPE, 'text/plain', '*/*']);
+
+/**
+ * The object of a create or update, by its Content-Type: JSON, or Kubernetes protobuf for the
+ * kinds kubectl's generators send that way (client-go's typed clients always use protobuf for
+ * built-in kinds). Anything else is 415, as Kubernetes answers an unknown media type.
+ */
+function decodeObject(body: Buffer, contentType: string | undefined): unknown {
+  const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (JSON_LIKE.has(media)) return parseJson(body, 'request body');
+  if (media === PROTOBUF_TYPE) return decodeProtobufObject(body);
+  throw new ApiError(
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${JSON_TYPE}, ${PROTOBUF_TYPE}`,
+  );
 }
 
 function patchType(contentType: string | undefined): PatchType {
@@ -132,6 +173,27 @@ function listQuery(url: URL): ListQuery {
 function asServed(info: ResourceInfo, object: KubeObject): KubeObject {
   if (!info.custom) return object;
   return { ...object, apiVersion: groupVersion(info) };
+}
+
+/**
+ * Watch event lines by event object: the store hands every watcher the same object for one
+ * change, so with many watchers it is serialised once, not once per watcher.
+ */
+const eventLines = new WeakMap<KubeObject, Map<string, string>>();
+
+function eventLine(info: ResourceInfo, type: WatchEventType, object: KubeObject): string {
+  const key = `${type} ${groupVersion(info)}`;
+  let lines = eventLines.get(object);
+  if (!lines) {
+    lines = new Map();
+    eventLines.set(object, lines);
+  }
+  let line = lines.get(key);
+  if (line === undefined) {
+    line = `${JSON.stringify({ type, object: asServed(info, object) })}\n`;
+    lines.set(key, line);
+  }
+  return line;
 }
 
 /**
@@ -209,6 +271,8 @@ export class HttpApi {
         return;
       }
       if (error instanceof ApiError) {
+        // The unread rest of a too large body must not be parsed as the next request.
+        if (error.reason === 'RequestEntityTooLarge') res.setHeader('Connection', 'close');
         sendStatus(res, error.toStatus());
         return;
       }
@@ -274,6 +338,7 @@ export class HttpApi {
     }
     const ns = request.namespace;
     const dryRun = url.searchParams.getAll('dryRun').includes('All');
+    const fieldValidation = url.searchParams.get('fieldValidation') ?? undefined;
     const table = wantsTable(req.headers.accept, url);
     switch (request.verb) {
       case 'get': {
@@ -313,17 +378,31 @@ export class HttpApi {
       case 'create': {
         if (request.name)
           throw new ApiError('MethodNotAllowed', `POST is not allowed on a named ${info.resource}`);
-        const body = parseJson(await readBody(req, maxRequestBytes), 'request body');
-        return send(res, 201, asServed(info, core.create(info, ns, body, { dryRun })));
+        const body = decodeObject(
+          await readBody(req, maxRequestBytes),
+          req.headers['content-type'],
+        );
+        return send(
+          res,
+          201,
+          asServed(info, core.create(info, ns, body, { dryRun, fieldValidation })),
+        );
       }
       case 'update': {
-        const body = parseJson(await readBody(req, maxRequestBytes), 'request body');
+        const body = decodeObject(
+          await readBody(req, maxRequestBytes),
+          req.headers['content-type'],
+        );
         return send(
           res,
           200,
           asServed(
             info,
-            core.update(info, ns, request.name, body, { subresource: request.subresource, dryRun }),
+            core.update(info, ns, request.name, body, {
+              subresource: request.subresource,
+              dryRun,
+              fieldValidation,
+            }),
           ),
         );
       }
@@ -338,6 +417,7 @@ export class HttpApi {
             core.patch(info, ns, request.name, type, body, {
               subresource: request.subresource,
               dryRun,
+              fieldValidation,
             }),
           ),
         );
@@ -391,7 +471,9 @@ export class HttpApi {
       ...listQuery(url),
       allowWatchBookmarks: url.searchParams.get('allowWatchBookmarks') === 'true',
     };
-    const timeoutSeconds = intParam(url, 'timeoutSeconds') ?? watchTimeoutSeconds;
+    // 0 (or less) means "no timeout of my own", as in Kubernetes: the server's default applies.
+    const requested = intParam(url, 'timeoutSeconds');
+    const timeoutSeconds = requested && requested > 0 ? requested : watchTimeoutSeconds;
     let ended = false;
     let lastRevision = query.resourceVersion ?? '0';
     const write = (type: WatchEventType, object: unknown) => {
@@ -403,13 +485,23 @@ export class HttpApi {
           'Cache-Control': 'no-cache',
         });
       }
-      let payload = object;
-      if (type !== 'ERROR' && type !== 'BOOKMARK') {
-        const served = asServed(info, object as KubeObject);
-        lastRevision = String(served.metadata.resourceVersion ?? lastRevision);
-        payload = table ? tableFor(info, [served], lastRevision, table) : served;
+      if (type === 'ERROR' || type === 'BOOKMARK') {
+        res.write(`${JSON.stringify({ type, object })}\n`);
+      } else {
+        const stored = object as KubeObject;
+        lastRevision = String(stored.metadata.resourceVersion ?? lastRevision);
+        res.write(
+          table
+            ? `${JSON.stringify({ type, object: tableFor(info, [asServed(info, stored)], lastRevision, table) })}\n`
+            : eventLine(info, type, stored),
+        );
       }
-      res.write(`${JSON.stringify({ type, object: payload })}\n`);
+      // An ERROR (e.g. 410 Expired) is the last event of a watch, as in Kubernetes: the client
+      // has to re-list, so the stream ends instead of idling until its timeout.
+      if (type === 'ERROR') {
+        stop();
+        return;
+      }
       if (res.writableLength > maxWatchBufferBytes) {
         this.#options.logger?.warn?.(
           { resource: info.resource },
@@ -433,7 +525,12 @@ export class HttpApi {
     req.on('close', stop);
     res.on('error', stop);
     unsubscribe = core.watch(info, namespace, query, { event: write });
-    if (!res.headersSent && !ended) {
+    // Ended during the replay (an ERROR event, or a client too slow for it): no timers to arm.
+    if (ended) {
+      unsubscribe();
+      return;
+    }
+    if (!res.headersSent) {
       res.writeHead(200, {
         'Content-Type': JSON_TYPE,
         'Transfer-Encoding': 'chunked',
