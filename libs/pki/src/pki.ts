@@ -40,8 +40,8 @@ function serialNumber(): string {
 }
 
 function subject(commonName: string, organizations: readonly string[] = []): string {
-  const escape = (v: string) => v.replace(/([,+"\\<>;=])/g, '\\$1');
-  return [`CN=${escape(commonName)}`, ...organizations.map((o) => `O=${escape(o)}`)].join(', ');
+  const escapeValue = (v: string) => v.replace(/([,+"\\<>;=])/g, '\\$1');
+  return [`CN=${escapeValue(commonName)}`, ...organizations.map((o) => `O=${escapeValue(o)}`)].join(', ');
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
