@@ -6,6 +6,7 @@ import { HttpApi } from './http/server';
 import { DEFAULT_NAMESPACES, NamespaceLifecycle } from './namespaces';
 import { ResourceRegistry } from './registry';
 import type { Store } from './store/types';
+import { preparePod } from './strategies';
 
 /** How clients prove who they are. Every authenticated user may do everything (see README). */
 export interface AuthOptions {
@@ -85,6 +86,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const registry = new ResourceRegistry();
   const crdInfo = registry.find('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
   registry.add({ ...crdInfo, validate: validateCrd, prepare: prepareCrd });
+  const podInfo = registry.find('', 'v1', 'pods')!;
+  registry.add({ ...podInfo, prepare: preparePod });
   const namespaces = new NamespaceLifecycle(registry);
   const core = new ApiCore({
     store: options.store,

@@ -1,0 +1,28 @@
+import type { KubeObject } from './store/types';
+
+type Resources = { requests?: Record<string, string>; limits?: Record<string, string> };
+type Container = { resources?: Resources };
+
+/** Kubernetes' QoS class of a pod, from its containers' requests and limits. */
+export function podQosClass(pod: KubeObject): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+  const spec = (pod.spec ?? {}) as { containers?: Container[]; initContainers?: Container[] };
+  const containers = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
+  const resources = containers.map((c) => c.resources ?? {});
+  const any = resources.some(
+    (r) => Object.keys(r.requests ?? {}).length > 0 || Object.keys(r.limits ?? {}).length > 0,
+  );
+  if (!any) return 'BestEffort';
+  const guaranteed = resources.every((r) =>
+    ['cpu', 'memory'].every((name) => {
+      const limit = r.limits?.[name];
+      const request = r.requests?.[name] ?? limit;
+      return limit !== undefined && request === limit;
+    }),
+  );
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+/** A new pod starts Pending with its QoS class, whatever status the client sent (as Kubernetes). */
+export function preparePod(pod: KubeObject): void {
+  pod.status = { phase: 'Pending', qosClass: podQosClass(pod) };
+}
