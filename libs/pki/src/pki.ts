@@ -41,7 +41,9 @@ function serialNumber(): string {
 
 function subject(commonName: string, organizations: readonly string[] = []): string {
   const escapeValue = (v: string) => v.replace(/([,+"\\<>;=])/g, '\\$1');
-  return [`CN=${escapeValue(commonName)}`, ...organizations.map((o) => `O=${escapeValue(o)}`)].join(', ');
+  return [`CN=${escapeValue(commonName)}`, ...organizations.map((o) => `O=${escapeValue(o)}`)].join(
+    ', ',
+  );
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
