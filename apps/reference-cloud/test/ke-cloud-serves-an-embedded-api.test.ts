@@ -59,6 +59,11 @@ describeWithSystem('ke-cloud without a kubeconfig', [command('kubectl')], () => 
         'No resources found',
       );
 
+      // Controllers load the same kubeconfig through @ke/kube (client-node, client certificate).
+      const api = loadKubeConfig({ file: cloud.kubeconfig }).makeApiClient(CoreV1Api);
+      const namespaces = await api.listNamespace();
+      expect(namespaces.items.map((ns) => ns.metadata?.name)).toContain('kube-system');
+
       // No client certificate, no token: refused.
       const config = parse(await readFile(cloud.kubeconfig, 'utf8'));
       const ca = Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64');
