@@ -540,15 +540,15 @@ export class HttpApi {
     }
     timers.push(setTimeout(stop, timeoutSeconds * 1000));
     if (query.allowWatchBookmarks) {
-      const bookmark = () => {
+      // Every event up to the current revision has been written (the store delivers on
+      // commit), so a bookmark at it is truthful. One interval timer per watch.
+      const bookmark = () =>
         write('BOOKMARK', {
           kind: info.kind,
           apiVersion: groupVersion(info),
           metadata: { resourceVersion: String(core.store.currentRevision) },
         });
-        timers.push(setTimeout(bookmark, bookmarkIntervalMs));
-      };
-      timers.push(setTimeout(bookmark, bookmarkIntervalMs));
+      timers.push(setInterval(bookmark, bookmarkIntervalMs));
     }
   }
 }
