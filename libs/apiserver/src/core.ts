@@ -39,7 +39,7 @@ import {
   validateFieldSelector,
 } from './selectors/index';
 import { StoreError } from './store/errors';
-import type { KubeObject, ObjectKey, Store, StoreEvent } from './store/types';
+import type { KubeObject, ObjectKey, Store, StoredObject, StoreEvent } from './store/types';
 
 /** Query parameters of list and watch. */
 export interface ListQuery {
@@ -191,6 +191,61 @@ export class ApiCore {
   #runHooks(info: ResourceInfo, event: StoreEvent): void {
     for (const hook of this.#hooks) hook(info, event);
   }
+  /** Runs `fn` on the stored object in one transaction; NotFound when there is none. */
+  #existing<T>(
+    info: ResourceInfo,
+    namespace: string,
+    name: string,
+    fn: (current: StoredObject, key: ObjectKey) => T,
+  ): T {
+    const key = this.key(info, namespace, name);
+    return this.#guard(info, name, () =>
+      this.store.transaction(() => {
+        const current = this.store.get(key);
+        if (!current) throw notFound(info, name);
+        return fn(current, key);
+      }),
+    );
+  }
+
+  // Every write goes through these three, so each committed change reaches the hooks once.
+
+  #create(info: ResourceInfo, key: ObjectKey, object: KubeObject): StoredObject {
+    const stored = this.store.create(key, object);
+    this.#runHooks(info, { type: 'ADDED', revision: stored.revision, key, object: stored.object });
+    return stored;
+  }
+
+  #update(
+    info: ResourceInfo,
+    key: ObjectKey,
+    next: KubeObject,
+    previous: KubeObject,
+  ): StoredObject {
+    const stored = this.store.update(key, next);
+    this.#runHooks(info, {
+      type: 'MODIFIED',
+      revision: stored.revision,
+      key,
+      object: stored.object,
+      previous,
+    });
+    return stored;
+  }
+
+  #delete(info: ResourceInfo | undefined, key: ObjectKey, previous: KubeObject): StoredObject {
+    const deleted = this.store.delete(key);
+    if (info) {
+      this.#runHooks(info, {
+        type: 'DELETED',
+        revision: deleted.revision,
+        key,
+        object: deleted.object,
+        previous,
+      });
+    }
+    return deleted;
+  }
 
   #checkNamespace(info: ResourceInfo, namespace: string): void {
     if (!info.namespaced) return;
@@ -303,13 +358,7 @@ export class ApiCore {
     this.#validate(info, pruned);
     if (query.dryRun) return pruned;
     const key = this.key(info, ns, metadata.name);
-    const stored = this.#guard(info, metadata.name, () => this.store.create(key, pruned));
-    this.#runHooks(info, {
-      type: 'ADDED',
-      revision: stored.revision,
-      key,
-      object: stored.object,
-    });
+    const stored = this.#guard(info, metadata.name, () => this.#create(info, key, pruned));
     return stored.object;
   }
 
@@ -330,32 +379,27 @@ export class ApiCore {
         `the name of the object (${String(object.metadata.name)}) does not match the name on the URL (${name})`,
       );
     }
-    const key = this.key(info, namespace, name);
-    return this.#guard(info, name, () =>
-      this.store.transaction(() => {
-        const current = this.store.get(key);
-        if (!current) throw notFound(info, name);
-        const rv = object.metadata.resourceVersion;
-        if (rv === undefined || rv === '') {
-          if (info.custom) {
-            throw invalid(info, name, [
-              {
-                reason: 'FieldValueInvalid',
-                field: 'metadata.resourceVersion',
-                message: 'Invalid value: 0x0: must be specified for an update',
-              },
-            ]);
-          }
-        } else if (rv !== current.object.metadata.resourceVersion) {
-          throw conflict(
-            info,
-            name,
-            'the object has been modified; please apply your changes to the latest version and try again',
-          );
+    return this.#existing(info, namespace, name, (current) => {
+      const rv = object.metadata.resourceVersion;
+      if (rv === undefined || rv === '') {
+        if (info.custom) {
+          throw invalid(info, name, [
+            {
+              reason: 'FieldValueInvalid',
+              field: 'metadata.resourceVersion',
+              message: 'Invalid value: 0x0: must be specified for an update',
+            },
+          ]);
         }
-        return this.#replace(info, current.object, object, options);
-      }),
-    );
+      } else if (rv !== current.object.metadata.resourceVersion) {
+        throw conflict(
+          info,
+          name,
+          'the object has been modified; please apply your changes to the latest version and try again',
+        );
+      }
+      return this.#replace(info, current.object, object, options);
+    });
   }
 
   /** Builds the next version of `current` from `incoming` and stores it. */
@@ -414,24 +458,10 @@ export class ApiCore {
     if (sameObject(next, current)) return current;
     // An object being deleted goes once its last finalizer is removed.
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
-      const deleted = this.store.delete(key);
-      this.#runHooks(info, {
-        type: 'DELETED',
-        revision: deleted.revision,
-        key,
-        object: deleted.object,
-        previous: current,
-      });
+      const deleted = this.#delete(info, key, current);
       return deleted.object;
     }
-    const stored = this.store.update(key, next);
-    this.#runHooks(info, {
-      type: 'MODIFIED',
-      revision: stored.revision,
-      key,
-      object: stored.object,
-      previous: current,
-    });
+    const stored = this.#update(info, key, next, current);
     return stored.object;
   }
 
@@ -443,56 +473,51 @@ export class ApiCore {
     patch: unknown,
     options: ReplaceOptions = {},
   ): KubeObject {
-    const key = this.key(info, namespace, name);
-    return this.#guard(info, name, () =>
-      this.store.transaction(() => {
-        const current = this.store.get(key);
-        if (!current) throw notFound(info, name);
-        let patched: unknown;
-        try {
-          switch (type) {
-            case 'merge':
-              patched = applyMergePatch(current.object, patch);
-              break;
-            case 'json':
-              patched = applyJsonPatch(current.object, patch);
-              break;
-            case 'strategic':
-              if (info.custom) throw unsupportedPatchTypeError(customResourcePatchTypes);
-              patched = applyStrategicMergePatch(
-                current.object,
-                patch,
-                patchSchemaForKind(info.kind),
-              );
-              break;
-            default:
-              throw new ApiError(
-                'UnsupportedMediaType',
-                'server-side apply (application/apply-patch+yaml) is not supported by this server; use kubectl apply without --server-side',
-              );
-          }
-        } catch (error) {
-          if (error instanceof PatchError) {
-            const { reason } = patchErrorStatus(error.code);
-            throw new ApiError(reason as StatusReason, error.message);
-          }
-          throw error;
+    return this.#existing(info, namespace, name, (current) => {
+      let patched: unknown;
+      try {
+        switch (type) {
+          case 'merge':
+            patched = applyMergePatch(current.object, patch);
+            break;
+          case 'json':
+            patched = applyJsonPatch(current.object, patch);
+            break;
+          case 'strategic':
+            if (info.custom) throw unsupportedPatchTypeError(customResourcePatchTypes);
+            patched = applyStrategicMergePatch(
+              current.object,
+              patch,
+              patchSchemaForKind(info.kind),
+            );
+            break;
+          default:
+            throw new ApiError(
+              'UnsupportedMediaType',
+              'server-side apply (application/apply-patch+yaml) is not supported by this server; use kubectl apply without --server-side',
+            );
         }
-        const object = this.#checkIdentity(info, namespace, patched);
-        if (object.metadata.name !== name) {
-          throw badRequest('metadata.name cannot be changed by a patch');
+      } catch (error) {
+        if (error instanceof PatchError) {
+          const { reason } = patchErrorStatus(error.code);
+          throw new ApiError(reason as StatusReason, error.message);
         }
-        const rv = object.metadata.resourceVersion;
-        if (rv !== undefined && rv !== current.object.metadata.resourceVersion) {
-          throw conflict(
-            info,
-            name,
-            'the object has been modified; please apply your changes to the latest version and try again',
-          );
-        }
-        return this.#replace(info, current.object, object, options);
-      }),
-    );
+        throw error;
+      }
+      const object = this.#checkIdentity(info, namespace, patched);
+      if (object.metadata.name !== name) {
+        throw badRequest('metadata.name cannot be changed by a patch');
+      }
+      const rv = object.metadata.resourceVersion;
+      if (rv !== undefined && rv !== current.object.metadata.resourceVersion) {
+        throw conflict(
+          info,
+          name,
+          'the object has been modified; please apply your changes to the latest version and try again',
+        );
+      }
+      return this.#replace(info, current.object, object, options);
+    });
   }
 
   /**
@@ -505,74 +530,45 @@ export class ApiCore {
     name: string,
     options: DeleteOptions = {},
   ): KubeObject {
-    const key = this.key(info, namespace, name);
-    return this.#guard(info, name, () =>
-      this.store.transaction(() => {
-        const current = this.store.get(key);
-        if (!current) throw notFound(info, name);
-        const pre = options.preconditions;
-        if (pre?.uid && pre.uid !== current.object.metadata.uid) {
-          throw conflict(
-            info,
-            name,
-            `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.object.metadata.uid}`,
-          );
-        }
-        if (
-          pre?.resourceVersion &&
-          pre.resourceVersion !== current.object.metadata.resourceVersion
-        ) {
-          throw conflict(
-            info,
-            name,
-            `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.object.metadata.resourceVersion}`,
-          );
-        }
-        if (options.dryRun?.includes('All')) return current.object;
-        const finalizers = current.object.metadata.finalizers ?? [];
-        if (info.storageResource === 'core/namespaces') {
-          // The namespace lifecycle empties it, then removes it (see namespaces.ts).
-          if (current.object.metadata.deletionTimestamp) return current.object;
-          const terminating = clone(current.object);
-          terminating.metadata.deletionTimestamp = timestamp() as unknown as Date;
-          terminating.status = { ...(terminating.status as object), phase: 'Terminating' };
-          const stored = this.store.update(key, terminating);
-          this.#runHooks(info, {
-            type: 'MODIFIED',
-            revision: stored.revision,
-            key,
-            object: stored.object,
-            previous: current.object,
-          });
-          return stored.object;
-        }
-        if (finalizers.length > 0) {
-          if (current.object.metadata.deletionTimestamp) return current.object;
-          const marked = clone(current.object);
-          marked.metadata.deletionTimestamp = timestamp() as unknown as Date;
-          marked.metadata.deletionGracePeriodSeconds = 0;
-          const stored = this.store.update(key, marked);
-          this.#runHooks(info, {
-            type: 'MODIFIED',
-            revision: stored.revision,
-            key,
-            object: stored.object,
-            previous: current.object,
-          });
-          return stored.object;
-        }
-        if (info.storageResource === CRD_RESOURCE) this.#deleteCustomObjects(current.object);
-        const deleted = this.store.delete(key);
-        this.#runHooks(info, {
-          type: 'DELETED',
-          revision: deleted.revision,
-          key,
-          object: deleted.object,
-          previous: current.object,
-        });
-        return deleted.object;
-      }),
-    );
+    return this.#existing(info, namespace, name, (current, key) => {
+      const pre = options.preconditions;
+      if (pre?.uid && pre.uid !== current.object.metadata.uid) {
+        throw conflict(
+          info,
+          name,
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.object.metadata.uid}`,
+        );
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== current.object.metadata.resourceVersion) {
+        throw conflict(
+          info,
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.object.metadata.resourceVersion}`,
+        );
+      }
+      if (options.dryRun?.includes('All')) return current.object;
+      const finalizers = current.object.metadata.finalizers ?? [];
+      if (info.storageResource === 'core/namespaces') {
+        // The namespace lifecycle empties it, then removes it (see namespaces.ts).
+        if (current.object.metadata.deletionTimestamp) return current.object;
+        const terminating = clone(current.object);
+        terminating.metadata.deletionTimestamp = timestamp() as unknown as Date;
+        terminating.status = { ...(terminating.status as object), phase: 'Terminating' };
+        const stored = this.#update(info, key, terminating, current.object);
+        return stored.object;
+      }
+      if (finalizers.length > 0) {
+        if (current.object.metadata.deletionTimestamp) return current.object;
+        const marked = clone(current.object);
+        marked.metadata.deletionTimestamp = timestamp() as unknown as Date;
+        marked.metadata.deletionGracePeriodSeconds = 0;
+        const stored = this.#update(info, key, marked, current.object);
+        return stored.object;
+      }
+      if (info.storageResource === CRD_RESOURCE) this.#deleteCustomObjects(current.object);
+      const deleted = this.#delete(info, key, current.object);
+      return deleted.object;
+    });
   }
 
   /**
@@ -597,16 +593,7 @@ export class ApiCore {
         namespace: object.metadata.namespace ?? '',
         name: object.metadata.name,
       };
-      const deleted = this.store.delete(key);
-      if (info) {
-        this.#runHooks(info, {
-          type: 'DELETED',
-          revision: deleted.revision,
-          key,
-          object: deleted.object,
-          previous: object,
-        });
-      }
+      this.#delete(info, key, object);
     }
   }
 
@@ -781,14 +768,7 @@ export class ApiCore {
     return this.store.transaction(() => {
       const current = this.store.get(key);
       if (!current?.object.metadata.deletionTimestamp || !isEmpty()) return false;
-      const deleted = this.store.delete(key);
-      this.#runHooks(info, {
-        type: 'DELETED',
-        revision: deleted.revision,
-        key,
-        object: deleted.object,
-        previous: current.object,
-      });
+      this.#delete(info, key, current.object);
       return true;
     });
   }
