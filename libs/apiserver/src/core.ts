@@ -191,6 +191,7 @@ export class ApiCore {
   #runHooks(info: ResourceInfo, event: StoreEvent): void {
     for (const hook of this.#hooks) hook(info, event);
   }
+
   /** Runs `fn` on the stored object in one transaction; NotFound when there is none. */
   #existing<T>(
     info: ResourceInfo,
