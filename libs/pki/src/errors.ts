@@ -1,4 +1,10 @@
-export type PkiErrorCode = 'KE_PKI_INVALID_PEM' | 'KE_PKI_INVALID_CSR' | 'KE_PKI_INVALID_ARGUMENT';
+export type PkiErrorCode =
+  | 'KE_PKI_INVALID_PEM'
+  | 'KE_PKI_INVALID_CSR'
+  | 'KE_PKI_INVALID_ARGUMENT'
+  | 'KE_PKI_TOKEN_INVALID'
+  | 'KE_PKI_TOKEN_CA_MISMATCH'
+  | 'KE_PKI_TOKEN_EXPIRED';
 
 export class PkiError extends Error {
   override readonly name = 'PkiError';

@@ -21,10 +21,19 @@
 export { PkiError, type PkiErrorCode } from './errors';
 export {
   type CertificateInfo,
+  type CertificateRequest,
   type CertificateRequestOptions,
   type CertifiedKey,
   createCertificateAuthority,
+  createCertificateRequest,
   describeCertificate,
   isSignedBy,
   issueCertificate,
+  signCertificateRequest,
 } from './pki';
+export {
+  createBootstrapToken,
+  parseBootstrapToken,
+  tokenMatchesCa,
+  verifyBootstrapToken,
+} from './token';

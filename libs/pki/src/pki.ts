@@ -165,6 +165,73 @@ export async function issueCertificate(
   return { certificatePem, privateKeyPem: await privateKeyPem(keys.privateKey) };
 }
 
+/** A private key and a PKCS#10 certificate request for its public key, both PEM. */
+export interface CertificateRequest {
+  readonly certificateRequestPem: string;
+  readonly privateKeyPem: string;
+}
+
+/** Creates a key pair and a CSR for it, as an edge node does before asking the cloud to sign. */
+export async function createCertificateRequest(options: {
+  commonName: string;
+  organizations?: readonly string[];
+}): Promise<CertificateRequest> {
+  provider();
+  const keys = await generateKeys();
+  const request = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: subject(options.commonName, options.organizations),
+    keys,
+    signingAlgorithm: ALGORITHM,
+  });
+  return {
+    certificateRequestPem: request.toString('pem'),
+    privateKeyPem: await privateKeyPem(keys.privateKey),
+  };
+}
+
+/**
+ * Signs the public key of a CSR with `ca`. The subject is the signer's decision (`options`), not
+ * the requester's: a node asking as `system:node:a` cannot obtain a certificate for `b`. The
+ * CSR's own signature must verify (proof that the requester holds the private key).
+ */
+export async function signCertificateRequest(
+  ca: CertifiedKey,
+  certificateRequestPem: string,
+  options: CertificateRequestOptions,
+): Promise<string> {
+  provider();
+  let request: x509.Pkcs10CertificateRequest;
+  try {
+    request = new x509.Pkcs10CertificateRequest(certificateRequestPem);
+  } catch (cause) {
+    throw new PkiError(
+      'KE_PKI_INVALID_CSR',
+      'the certificate request is not a PKCS#10 CSR in PEM',
+      {
+        cause,
+      },
+    );
+  }
+  if (!(await request.verify())) {
+    throw new PkiError(
+      'KE_PKI_INVALID_CSR',
+      'the certificate request is not signed by its own key',
+    );
+  }
+  const publicKey = await request.publicKey
+    .export(ALGORITHM, ['verify'])
+    .catch((cause: unknown) => {
+      throw new PkiError(
+        'KE_PKI_INVALID_CSR',
+        'the certificate request key is not an ECDSA P-256 key',
+        {
+          cause,
+        },
+      );
+    });
+  return issue(ca, publicKey, options);
+}
+
 /** Facts about a certificate, for checks and logs. */
 export interface CertificateInfo {
   readonly commonName: string;
