@@ -26,14 +26,17 @@ export {
   type CertifiedKey,
   createCertificateAuthority,
   createCertificateRequest,
+  derToPem,
   describeCertificate,
   isSignedBy,
   issueCertificate,
+  pemToDer,
   signCertificateRequest,
 } from './pki';
 export {
   createBootstrapToken,
   parseBootstrapToken,
   tokenMatchesCa,
+  verifyBootstrapJwt,
   verifyBootstrapToken,
 } from './token';

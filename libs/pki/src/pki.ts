@@ -269,3 +269,19 @@ export async function isSignedBy(
   const authority = parseCertificate(ca.certificatePem, 'CA certificate');
   return certificate.verify({ publicKey: authority.publicKey, signatureOnly: true });
 }
+
+/** The DER bytes of the first PEM block (KubeEdge sends certificates and CSRs as DER). */
+export function pemToDer(pem: string): Uint8Array {
+  try {
+    const [der] = x509.PemConverter.decode(pem);
+    if (!der) throw new Error('no PEM block');
+    return new Uint8Array(der);
+  } catch (cause) {
+    throw new PkiError('KE_PKI_INVALID_PEM', 'the text is not PEM', { cause });
+  }
+}
+
+/** PEM text for DER bytes, e.g. `derToPem(bytes, 'CERTIFICATE')`. */
+export function derToPem(der: Uint8Array, label: 'CERTIFICATE' | 'CERTIFICATE REQUEST'): string {
+  return x509.PemConverter.encode(Buffer.from(der), label);
+}

@@ -68,6 +68,18 @@ export async function verifyBootstrapToken(
   if (!(await tokenMatchesCa(token, options.caCertificatePem))) {
     throw new PkiError('KE_PKI_TOKEN_CA_MISMATCH', 'the token was made for another CA');
   }
+  return verifyBootstrapJwt(jwt, options);
+}
+
+/**
+ * Checks the JWT part of a token alone: what a KubeEdge edge node sends to the cloud's
+ * `/edge.crt` as `Authorization: Bearer <jwt>`. Throws `KE_PKI_TOKEN_INVALID` or
+ * `KE_PKI_TOKEN_EXPIRED`.
+ */
+export async function verifyBootstrapJwt(
+  jwt: string,
+  options: { secret: string | Uint8Array; now?: Date },
+): Promise<{ expiresAt: Date }> {
   try {
     const { payload } = await jwtVerify(jwt, key(options.secret), {
       algorithms: ['HS256'],

@@ -41,3 +41,16 @@ describe('certificate requests', () => {
     });
   });
 });
+
+describe('PEM and DER', () => {
+  it('converts both ways without loss', async () => {
+    const { createCertificateAuthority: makeCa, pemToDer, derToPem } = await import('../src/index');
+    const ca = await makeCa({ commonName: 'round-trip' });
+    const der = pemToDer(ca.certificatePem);
+    const again = derToPem(der, 'CERTIFICATE');
+    expect(pemToDer(again)).toEqual(der);
+    expect(() => pemToDer('garbage')).toThrow(
+      expect.objectContaining({ code: 'KE_PKI_INVALID_PEM' }),
+    );
+  });
+});
