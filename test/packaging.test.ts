@@ -3,10 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readmeExample, toCommonJs } from '@ke/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../scripts/build.mjs';
 import { publishable, root } from '../scripts/workspaces.mjs';
-import { readmeExample, toCommonJs } from './readme-example';
 
 const run = promisify(execFile);
 

@@ -3,49 +3,18 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { docExample, readmeExample, toCommonJs } from '@ke/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The first ```js block after `## Example`. */
-function extractExample(readme: string): string {
-  const match = /## Example\s*\n```js\n([\s\S]*?)```/.exec(readme);
-  if (!match?.[1]) throw new Error('README.md has no ```js block after "## Example"');
-  return match[1];
-}
-
-/** `import { a, b } from 'x';` → `const { a, b } = require('x');`, the rest in an async function. */
-function toCommonJs(example: string): string {
-  const lines = example.split('\n');
-  const requires: string[] = [];
-  const body: string[] = [];
-  for (const line of lines) {
-    const named = /^import \{([^}]+)\} from (['"][^'"]+['"]);?$/.exec(line);
-    if (named) requires.push(`const {${named[1]}} = require(${named[2]});`);
-    else if (/^import /.test(line))
-      throw new Error(`only single-line named imports are supported: ${line}`);
-    else body.push(line);
-  }
-  return `${requires.join('\n')}\n(async () => {\n${body.join('\n')}\n})().catch((error) => {\n  console.error(error);\n  process.exitCode = 1;\n});\n`;
-}
-
-/** The example as the package's own `@packageDocumentation` block shows it. */
-function docExample(indexSource: string): string {
-  const match = /@example\s*\n \* ```js\n([\s\S]*?) \* ```/.exec(indexSource);
-  if (!match?.[1]) throw new Error('src/index.ts has no ```js @example');
-  return match[1]
-    .split('\n')
-    .map((line) => line.replace(/^ \* ?/, ''))
-    .join('\n');
-}
 
 describe('the README example', () => {
   let example = '';
   let tmp = '';
 
   beforeAll(async () => {
-    example = extractExample(await readFile(join(packageDir, 'README.md'), 'utf8'));
+    example = readmeExample(await readFile(join(packageDir, 'README.md'), 'utf8'));
     // Inside the package so that `@ke/apis` resolves through the workspace link (.tmp is ignored by git).
     await mkdir(join(packageDir, '.tmp'), { recursive: true });
     tmp = await mkdtemp(join(packageDir, '.tmp', 'readme-example-'));

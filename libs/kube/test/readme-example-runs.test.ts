@@ -3,44 +3,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { docExample, readmeExample, toCommonJs } from '@ke/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as kube from '../src/index';
 
 const run = promisify(execFile);
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The first ```js block after `## Example`, as the repository's packaging test reads it. */
-function readmeExample(readme: string): string {
-  const section = readme.slice(readme.search(/^## Example\s*$/m));
-  const match = /```js\n([\s\S]*?)```/.exec(section);
-  if (!match?.[1]) throw new Error('README.md has no ```js block after "## Example"');
-  return match[1];
-}
-
-/** The example as the `@packageDocumentation` block of src/index.ts shows it. */
-function docExample(indexSource: string): string {
-  const match = /@example\s*\n \* ```js\n([\s\S]*?) \* ```/.exec(indexSource);
-  if (!match?.[1]) throw new Error('src/index.ts has no ```js @example');
-  return match[1]
-    .split('\n')
-    .map((line) => line.replace(/^ \* ?/, ''))
-    .join('\n');
-}
-
 const IMPORT = /^import \{([^}]+)\} from '([^']+)';$/;
-
-/** Import lines become `const { a } = require('x')`, the rest goes into an async function. */
-function toCommonJs(example: string): string {
-  const requires: string[] = [];
-  const body: string[] = [];
-  for (const line of example.split('\n')) {
-    const named = IMPORT.exec(line);
-    if (named) requires.push(`const {${named[1]}} = require('${named[2]}');`);
-    else if (/^import\b/.test(line)) throw new Error(`not a single-line named import: ${line}`);
-    else body.push(line);
-  }
-  return `${requires.join('\n')}\n(async () => {\n${body.join('\n')}\n})().catch((error) => {\n  console.error(error);\n  process.exitCode = 1;\n});\n`;
-}
 
 describe('the README example', () => {
   let example = '';

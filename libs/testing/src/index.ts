@@ -12,6 +12,7 @@
  */
 
 export { startProcess, startSource, type TestProcess } from './process';
+export { docExample, readmeExample, toCommonJs } from './readme';
 export {
   command,
   decideSystem,

@@ -10,6 +10,16 @@ export function readmeExample(readme: string, source = 'README.md'): string {
   return block[1];
 }
 
+/** The ```js `@example` of a package's `src/index.ts` doc comment, without the ` * ` margin. */
+export function docExample(indexSource: string, source = 'src/index.ts'): string {
+  const match = /@example\s*\n \* ```js\n([\s\S]*?) \* ```/.exec(indexSource);
+  if (!match?.[1]) throw new Error(`${source}: no \`\`\`js @example`);
+  return match[1]
+    .split('\n')
+    .map((line) => line.replace(/^ \* ?/, ''))
+    .join('\n');
+}
+
 const namedImport = /^import\s*\{([^}]*)\}\s*from\s*(['"][^'"]+['"]);?\s*$/;
 
 /** The same example as CommonJS: `import { a } from 'x'` → `require`, the rest in an async IIFE. */
