@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import {
   type CertifiedKey,
   createBootstrapToken,
@@ -12,13 +13,7 @@ import {
   verifyBootstrapJwt,
 } from '@ke/pki';
 import { CloudHubError } from './errors';
-
-/** Fields first, message second (pino's order), so a pino logger fits as is. */
-export interface CloudHubLogger {
-  info?(fields: object, message: string): void;
-  warn?(fields: object, message: string): void;
-  debug?(fields: object, message: string): void;
-}
+import type { CloudHubLogger } from './logger';
 
 export interface CertificateServerOptions {
   /** The cluster CA: it signs the serving certificate and every node certificate. */
@@ -134,7 +129,23 @@ export function createCertificateServer(options: CertificateServerOptions): Cert
   let port = listenPort;
   let server: Server | undefined;
 
-  async function signNodeCertificate(request: IncomingMessage): Promise<Uint8Array> {
+  /**
+   * A node renewing its certificate presents the current one (KubeEdge's rotation): valid,
+   * from this CA, for the node named in the request. Anyone else needs a bootstrap token.
+   */
+  async function authorize(
+    request: IncomingMessage,
+    nodeName: string,
+  ): Promise<'token' | 'certificate'> {
+    const socket = request.socket as TLSSocket;
+    const peer = socket.getPeerCertificate();
+    if (peer?.subject && socket.authorized) {
+      if (peer.subject.CN === `system:node:${nodeName}`) return 'certificate';
+      throw new HttpError(
+        403,
+        `the client certificate is for ${peer.subject.CN}; a node renews only its own certificate`,
+      );
+    }
     const jwt = bearerToken(request);
     try {
       await verifyBootstrapJwt(jwt, { secret: options.tokenSecret });
@@ -144,6 +155,10 @@ export function createCertificateServer(options: CertificateServerOptions): Cert
       }
       throw new HttpError(401, 'invalid token: its signature or claims do not verify');
     }
+    return 'token';
+  }
+
+  async function signNodeCertificate(request: IncomingMessage): Promise<Uint8Array> {
     const nodeName = request.headers.nodename;
     if (typeof nodeName !== 'string' || nodeName === '') {
       throw new HttpError(400, 'missing NodeName header');
@@ -155,6 +170,7 @@ export function createCertificateServer(options: CertificateServerOptions): Cert
           'it must be a DNS-1123 subdomain',
       );
     }
+    const via = await authorize(request, nodeName);
     const body = await readBody(request, maxBodyBytes);
     if (body.length === 0) throw new HttpError(400, 'missing certificate request in the body');
     let certificatePem: string;
@@ -174,7 +190,7 @@ export function createCertificateServer(options: CertificateServerOptions): Cert
         throw new HttpError(400, `bad certificate request: ${error.message}`);
       throw error;
     }
-    logger.info?.({ nodeName }, 'signed a node certificate');
+    logger.info?.({ nodeName, via }, 'signed a node certificate');
     return pemToDer(certificatePem);
   }
 
@@ -224,7 +240,14 @@ export function createCertificateServer(options: CertificateServerOptions): Cert
         usage: 'server',
       });
       const https = createServer(
-        { key: serving.privateKeyPem, cert: serving.certificatePem },
+        {
+          key: serving.privateKeyPem,
+          cert: serving.certificatePem,
+          // Asked for, not required: renewing nodes present theirs, joining nodes have none.
+          ca: options.ca.certificatePem,
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
         (request, response) => void handle(request, response),
       );
       await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,14 @@
-export type CloudHubErrorCode = 'KE_CLOUDHUB_INVALID_OPTIONS' | 'KE_CLOUDHUB_LISTEN_FAILED';
+export type CloudHubErrorCode =
+  /** An option is out of range or missing. */
+  | 'KE_CLOUDHUB_INVALID_OPTIONS'
+  /** The port is taken or the address is not local. */
+  | 'KE_CLOUDHUB_LISTEN_FAILED'
+  /** `dispatch` got a message it cannot route or encode. */
+  | 'KE_CLOUDHUB_BAD_MESSAGE'
+  /** The node's queue holds `nodeQueueLimit` messages: retry later. */
+  | 'KE_CLOUDHUB_QUEUE_FULL'
+  /** Delivery progress (ObjectSync) could not be read at start. */
+  | 'KE_CLOUDHUB_OBJECTSYNC_UNAVAILABLE';
 
 /** Every error this package throws; `code` is stable, the message says what to do. */
 export class CloudHubError extends Error {

@@ -48,8 +48,26 @@
 export {
   type CertificateServer,
   type CertificateServerOptions,
-  type CloudHubLogger,
   createCertificateServer,
   isValidNodeName,
 } from './certificate-server';
 export { CloudHubError, type CloudHubErrorCode } from './errors';
+export {
+  type CloudHub,
+  type CloudHubEvents,
+  type CloudHubOptions,
+  createCloudHub,
+  type DispatchResult,
+  type NodeConnection,
+  type RejectReason,
+} from './hub';
+export type { CloudHubLogger } from './logger';
+export {
+  createKubeObjectSyncStore,
+  createMemoryObjectSyncStore,
+  type DeliveredObject,
+  type ObjectSyncStore,
+  objectSyncName,
+  parseObjectSyncName,
+} from './object-sync';
+export { compareResourceVersions } from './resource-version';

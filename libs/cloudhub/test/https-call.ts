@@ -11,6 +11,8 @@ export function call(
   url: string,
   options: {
     ca: string;
+    /** A client certificate to present. */
+    client?: { certificatePem: string; privateKeyPem: string };
     method?: string;
     headers?: Record<string, string>;
     body?: Uint8Array;
@@ -21,7 +23,15 @@ export function call(
     if (options.body) headers['Content-Length'] = options.body.length;
     const req = request(
       url,
-      { method: options.method ?? 'GET', headers, ca: options.ca, agent: false },
+      {
+        method: options.method ?? 'GET',
+        headers,
+        ca: options.ca,
+        agent: false,
+        ...(options.client
+          ? { cert: options.client.certificatePem, key: options.client.privateKeyPem }
+          : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

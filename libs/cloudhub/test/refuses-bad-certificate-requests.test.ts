@@ -3,6 +3,9 @@ import {
   createBootstrapToken,
   createCertificateAuthority,
   createCertificateRequest,
+  derToPem,
+  describeCertificate,
+  issueCertificate,
   pemToDer,
 } from '@ke/pki';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,5 +140,53 @@ describe('a token made with a short lifetime', () => {
     }
     expect(answer.status).toBe(401);
     expect(answer.body.toString()).toMatch(/^token expired/);
+  });
+});
+
+describe('a node renewing with its current certificate', () => {
+  it('gets a new one without a token', async () => {
+    const current = await issueCertificate(ca, {
+      commonName: 'system:node:edge-2',
+      usage: 'client',
+    });
+    const answer = await call(`${server.url}/edge.crt`, {
+      ca: ca.certificatePem,
+      client: current,
+      headers: { NodeName: 'edge-2' },
+      body: csr,
+    });
+    expect(answer.status, answer.body.toString()).toBe(200);
+    const issued = await describeCertificate(derToPem(answer.body, 'CERTIFICATE'));
+    expect(issued.commonName).toBe('system:node:edge-2');
+  });
+
+  it("is refused 403 asking for another node's name", async () => {
+    const current = await issueCertificate(ca, {
+      commonName: 'system:node:edge-2',
+      usage: 'client',
+    });
+    const answer = await call(`${server.url}/edge.crt`, {
+      ca: ca.certificatePem,
+      client: current,
+      headers: { NodeName: 'edge-3' },
+      body: csr,
+    });
+    expect(answer.status).toBe(403);
+    expect(answer.body.toString()).toMatch(/renews only its own/);
+  });
+
+  it('is refused 401 with a certificate from another CA and no token', async () => {
+    const otherCa = await createCertificateAuthority({ commonName: 'another-cluster' });
+    const foreign = await issueCertificate(otherCa, {
+      commonName: 'system:node:edge-2',
+      usage: 'client',
+    });
+    const answer = await call(`${server.url}/edge.crt`, {
+      ca: ca.certificatePem,
+      client: foreign,
+      headers: { NodeName: 'edge-2' },
+      body: csr,
+    });
+    expect(answer.status).toBe(401);
   });
 });

@@ -43,8 +43,13 @@ export interface NodeIdentity {
   readonly caPem: string;
   readonly certificatePem: string;
   readonly privateKeyPem: string;
-  /** `disk`: reused from `certDir`; `issued`: just obtained from the certificate server. */
-  readonly source: 'disk' | 'issued';
+  /**
+   * `disk`: reused from `certDir`; `issued`: just obtained with the token; `renewed`: just
+   * obtained by presenting the previous certificate.
+   */
+  readonly source: 'disk' | 'issued' | 'renewed';
+  /** Renewal was due but failed; the still-valid certificate on disk is returned meanwhile. */
+  readonly renewalError?: EdgeHubError;
 }
 
 /** Whether `certificatePem` expires within `renewBeforeDays` of `now` (or has expired). */
@@ -149,6 +154,16 @@ async function saveIdentity(certDir: string, identity: Omit<NodeIdentity, 'sourc
   await writeAtomically(certDir, CERT_FILES.certificate, identity.certificatePem, 0o644);
 }
 
+/** The token's JWT expiry (seconds since the epoch), read without verifying it. */
+function tokenExpiry(jwt: string): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof payload?.exp === 'number' ? payload.exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function requestIdentity(
   options: BootstrapOptions,
   token: string,
@@ -157,6 +172,14 @@ async function requestIdentity(
   const base = options.httpServer.replace(/\/+$/, '');
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const signal = options.signal;
+  const expiry = tokenExpiry(jwt);
+  if (expiry !== undefined && expiry * 1000 <= Date.now()) {
+    throw new EdgeHubError(
+      'KE_EDGEHUB_TOKEN_EXPIRED',
+      `the bootstrap token expired at ${new Date(expiry * 1000).toISOString()}; ` +
+        'create a new one in the cloud (ke-cloud token create)',
+    );
+  }
 
   // 1. The CA, without verifying the server: nothing is trusted yet. The token's hash decides.
   const caAnswer = await httpsRequest(`${base}/ca.crt`, {
@@ -193,17 +216,37 @@ async function requestIdentity(
   signal?.throwIfAborted();
 
   // 2. The node certificate, now verifying the server with that CA.
+  return requestCertificate(options, caPem, { Authorization: `Bearer ${jwt}` });
+}
+
+/**
+ * Has a new key's CSR signed at `/edge.crt`, authenticated by the token's JWT (joining) or by
+ * the current certificate (renewing, as KubeEdge's certificate rotation does).
+ */
+async function requestCertificate(
+  options: BootstrapOptions,
+  caPem: string,
+  auth: { Authorization: string } | { current: Omit<NodeIdentity, 'source'> },
+): Promise<Omit<NodeIdentity, 'source'>> {
+  const base = options.httpServer.replace(/\/+$/, '');
   const commonName = `system:node:${options.nodeName}`;
   const csr = await createCertificateRequest({ commonName, organizations: ['system:nodes'] });
   const answer = await httpsRequest(`${base}/edge.crt`, {
     method: 'GET',
     trust: { ca: caPem },
-    headers: { Authorization: `Bearer ${jwt}`, NodeName: options.nodeName },
+    headers: {
+      ...('Authorization' in auth ? { Authorization: auth.Authorization } : {}),
+      NodeName: options.nodeName,
+    },
+    ...('current' in auth ? { clientCertificate: auth.current } : {}),
     body: pemToDer(csr.certificateRequestPem),
-    timeoutMs,
-    signal,
+    timeoutMs: options.requestTimeoutMs ?? 10_000,
+    signal: options.signal,
   });
   const reason = answer.body.toString('utf8').slice(0, 300);
+  if (answer.status === 401 && /expired/i.test(reason)) {
+    throw new EdgeHubError('KE_EDGEHUB_TOKEN_EXPIRED', `the certificate server says: ${reason}`);
+  }
   if (answer.status === 401) {
     throw new EdgeHubError(
       'KE_EDGEHUB_TOKEN_REJECTED',
@@ -238,8 +281,9 @@ async function requestIdentity(
 
 /**
  * Gives this edge node its identity, as KubeEdge's edgehub certificate manager does: reuses the
- * certificate in `certDir` while it is valid; otherwise, with a bootstrap token, fetches the CA
- * from `/ca.crt`, checks it against the token, and has a CSR signed at `/edge.crt`.
+ * certificate in `certDir` while it is valid; renews it when it nears expiry by presenting it
+ * to `/edge.crt` (no token needed); otherwise, with a bootstrap token, fetches the CA from
+ * `/ca.crt`, checks it against the token, and has a CSR signed at `/edge.crt`.
  */
 export async function bootstrapNodeCertificate(options: BootstrapOptions): Promise<NodeIdentity> {
   if (!options.nodeName) {
@@ -261,15 +305,22 @@ export async function bootstrapNodeCertificate(options: BootstrapOptions): Promi
   }
   const disk = await inspectDisk(options, parsed?.caHash, new Date());
   if (disk.state === 'valid') return { ...disk.identity, source: 'disk' };
-  if (!parsed || options.token === undefined) {
-    if (disk.state === 'renew') {
-      throw new EdgeHubError(
-        'KE_EDGEHUB_RENEWAL_NEEDS_TOKEN',
-        `the certificate in ${options.certDir} expires within ${options.renewBeforeDays ?? 30} ` +
-          'days; renewing it needs a bootstrap token (renewal with the old certificate is not ' +
-          'supported)',
-      );
+  if (disk.state === 'renew') {
+    // The current certificate vouches for the node: no token needed (KubeEdge's rotation).
+    try {
+      const renewed = await requestCertificate(options, disk.identity.caPem, {
+        current: disk.identity,
+      });
+      options.signal?.throwIfAborted();
+      await saveIdentity(options.certDir, renewed);
+      return { ...renewed, source: 'renewed' };
+    } catch (error) {
+      if (!(error instanceof EdgeHubError)) throw error;
+      // Still valid: keep working with it and try again next time.
+      return { ...disk.identity, source: 'disk', renewalError: error };
     }
+  }
+  if (!parsed || options.token === undefined) {
     throw new EdgeHubError(
       'KE_EDGEHUB_TOKEN_REQUIRED',
       `${disk.reason}; pass a bootstrap token to obtain a node certificate`,

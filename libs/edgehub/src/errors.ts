@@ -15,8 +15,22 @@ export type EdgeHubErrorCode =
   | 'KE_EDGEHUB_CERT_REQUEST_FAILED'
   /** What came back (CA or node certificate) does not verify. */
   | 'KE_EDGEHUB_BAD_CERTIFICATE'
-  /** The certificate on disk is close to expiry and renewing it needs a token here. */
-  | 'KE_EDGEHUB_RENEWAL_NEEDS_TOKEN'
+  /** The token's expiry has passed: create a new one in the cloud. */
+  | 'KE_EDGEHUB_TOKEN_EXPIRED'
+  /** CloudHub cannot be reached (refused, timed out, DNS). */
+  | 'KE_EDGEHUB_CLOUD_UNREACHABLE'
+  /** CloudHub ended the TLS handshake: the node certificate is not from its CA. */
+  | 'KE_EDGEHUB_TLS_REJECTED'
+  /** CloudHub refused the node: the certificate is not for the node_id it sent. */
+  | 'KE_EDGEHUB_IDENTITY_REJECTED'
+  /** CloudHub has `nodeLimit` nodes connected. */
+  | 'KE_EDGEHUB_NODE_LIMIT'
+  /** CloudHub refused the connection for another reason (the message says which). */
+  | 'KE_EDGEHUB_CONNECT_REFUSED'
+  /** `request` while the link to the cloud is down. */
+  | 'KE_EDGEHUB_OFFLINE'
+  /** `request` got no reply in time. */
+  | 'KE_EDGEHUB_TIMEOUT'
   /** A caller's mistake: empty node name, bad URL. */
   | 'KE_EDGEHUB_INVALID_ARGUMENT';
 

@@ -20,6 +20,8 @@ export function httpsRequest(
   options: {
     method: 'GET' | 'POST';
     trust: { ca: string } | 'insecure';
+    /** A client certificate to present (a renewing node's current one). */
+    clientCertificate?: { certificatePem: string; privateKeyPem: string };
     headers?: Record<string, string>;
     body?: Uint8Array;
     timeoutMs: number;
@@ -29,8 +31,15 @@ export function httpsRequest(
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...options.headers };
     if (options.body) headers['Content-Length'] = options.body.length;
-    const tls =
-      options.trust === 'insecure' ? { rejectUnauthorized: false } : { ca: options.trust.ca };
+    const tls = {
+      ...(options.trust === 'insecure' ? { rejectUnauthorized: false } : { ca: options.trust.ca }),
+      ...(options.clientCertificate
+        ? {
+            cert: options.clientCertificate.certificatePem,
+            key: options.clientCertificate.privateKeyPem,
+          }
+        : {}),
+    };
     let req: ReturnType<typeof request>;
     try {
       req = request(url, {

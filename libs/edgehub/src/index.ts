@@ -46,3 +46,12 @@ export {
   needsRenewal,
 } from './bootstrap';
 export { EdgeHubError, type EdgeHubErrorCode } from './errors';
+export {
+  createEdgeHub,
+  DEFAULT_PROJECT_ID,
+  type EdgeHub,
+  type EdgeHubEvents,
+  type EdgeHubLogger,
+  type EdgeHubOptions,
+  type TlsIdentity,
+} from './hub';

@@ -10,6 +10,7 @@ import {
   isSignedBy,
   issueCertificate,
 } from '@ke/pki';
+import { freePort } from '@ke/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapNodeCertificate, CERT_FILES, EdgeHubError, needsRenewal } from '../src/index';
 
@@ -167,17 +168,38 @@ describe('renewal', () => {
     expect(await needsRenewal(first.certificatePem, { renewBeforeDays: 400 })).toBe(true);
     expect(await needsRenewal(first.certificatePem, { renewBeforeDays: 30 })).toBe(false);
     const renewed = await bootstrapNodeCertificate({ ...options, token, renewBeforeDays: 400 });
-    expect(renewed.source).toBe('issued');
+    expect(renewed.source).toBe('renewed');
     expect(renewed.certificatePem).not.toBe(first.certificatePem);
     expect(await readFile(join(dir, CERT_FILES.certificate), 'utf8')).toBe(renewed.certificatePem);
   });
 
-  it('without a token fails with KE_EDGEHUB_RENEWAL_NEEDS_TOKEN', async () => {
+  it('renews with the old certificate alone: no token, a new key, the same name', async () => {
     const dir = await certDir();
     const options = { httpServer: cloud.url, nodeName: 'edge-7', certDir: dir };
-    await bootstrapNodeCertificate({ ...options, token });
-    const error = await failure(bootstrapNodeCertificate({ ...options, renewBeforeDays: 400 }));
-    expect(error.code).toBe('KE_EDGEHUB_RENEWAL_NEEDS_TOKEN');
+    const first = await bootstrapNodeCertificate({ ...options, token });
+    const renewed = await bootstrapNodeCertificate({ ...options, renewBeforeDays: 400 });
+    expect(renewed.source).toBe('renewed');
+    expect(renewed.renewalError).toBeUndefined();
+    expect(renewed.privateKeyPem).not.toBe(first.privateKeyPem);
+    expect((await describeCertificate(renewed.certificatePem)).commonName).toBe(
+      'system:node:edge-7',
+    );
+    expect(await readFile(join(dir, CERT_FILES.privateKey), 'utf8')).toBe(renewed.privateKeyPem);
+  });
+
+  it('keeps the still-valid certificate when renewal fails, and says why', async () => {
+    const dir = await certDir();
+    const options = { httpServer: cloud.url, nodeName: 'edge-9', certDir: dir };
+    const first = await bootstrapNodeCertificate({ ...options, token });
+    const port = await freePort();
+    const offline = await bootstrapNodeCertificate({
+      ...options,
+      httpServer: `https://127.0.0.1:${port}`,
+      renewBeforeDays: 400,
+    });
+    expect(offline.source).toBe('disk');
+    expect(offline.certificatePem).toBe(first.certificatePem);
+    expect(offline.renewalError?.code).toBe('KE_EDGEHUB_CERT_SERVER_UNREACHABLE');
   });
 
   it('needsRenewal counts from the given time', async () => {
@@ -211,7 +233,7 @@ describe('an edge node refused', () => {
     expect(error.message).toMatch(/invalid token/);
   });
 
-  it('with an expired token gets KE_EDGEHUB_TOKEN_REJECTED naming the expiry', async () => {
+  it('with an expired token gets KE_EDGEHUB_TOKEN_EXPIRED naming the expiry', async () => {
     const expired = await createBootstrapToken({
       caCertificatePem: ca.certificatePem,
       secret: tokenSecret,
@@ -227,8 +249,8 @@ describe('an edge node refused', () => {
         certDir: dir,
       }),
     );
-    expect(error.code).toBe('KE_EDGEHUB_TOKEN_REJECTED');
-    expect(error.message).toMatch(/expired/);
+    expect(error.code).toBe('KE_EDGEHUB_TOKEN_EXPIRED');
+    expect(error.message).toMatch(/expired at/);
     expect(await readdir(dir)).toEqual([]);
   });
 

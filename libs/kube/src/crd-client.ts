@@ -70,6 +70,16 @@ export interface CrdClient<T extends KubernetesObject> {
   patch(namespace: string | undefined, name: string, patch: unknown, type?: PatchType): Promise<T>;
   /** Replaces the `status` subresource (kinds that have one; for the others `replace` writes status). */
   replaceStatus(object: T): Promise<T>;
+  /**
+   * Patches the `status` subresource: no resourceVersion needed, so it suits writers that own
+   * the status (custom resources refuse an unconditional `replaceStatus`).
+   */
+  patchStatus(
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    type?: PatchType,
+  ): Promise<T>;
   delete(namespace: string | undefined, name: string, options?: DeleteOptions): Promise<void>;
   /** URL path to list/watch, for client-node's `Watch` (all namespaces when none is given). */
   watchPath(namespace?: string): string;
@@ -236,6 +246,34 @@ export function createCrdClient(
         ns === undefined
           ? api.patchClusterCustomObject({ group, version, plural, name, body: patch }, options)
           : api.patchNamespacedCustomObject(
+              { group, version, plural, namespace: ns, name, body: patch },
+              options,
+            ),
+      );
+    },
+
+    async patchStatus(namespace, name, patch, type = 'merge') {
+      if (!resource.subresources.status) {
+        throw invalidArgument(
+          `patch status of ${kind}: ${kind} has no status subresource; use patch`,
+        );
+      }
+      const ns = scopeOf(namespace, `patch status of ${kind}`);
+      requireName(name, `patch status of ${kind}`);
+      if (type !== 'merge' && type !== 'json') {
+        throw invalidArgument(
+          `patch status of ${kind}: type must be 'merge' or 'json', got "${type}"`,
+        );
+      }
+      const contentType = type === 'json' ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch;
+      const options = setHeaderOptions('Content-Type', contentType);
+      return call(describe(`patch status (${type}) of`, ns, name), () =>
+        ns === undefined
+          ? api.patchClusterCustomObjectStatus(
+              { group, version, plural, name, body: patch },
+              options,
+            )
+          : api.patchNamespacedCustomObjectStatus(
               { group, version, plural, namespace: ns, name, body: patch },
               options,
             ),

@@ -213,6 +213,14 @@ describe('a CRD client', () => {
       method: 'PUT',
       path: '/apis/reliablesyncs.kubeedge.io/v1alpha1/clusterobjectsyncs/edge-node-1.node-abc/status',
     });
+    await syncs.patchStatus(undefined, 'edge-node-1.node-abc', {
+      status: { objectResourceVersion: '13' },
+    });
+    expect(last()).toMatchObject({
+      method: 'PATCH',
+      path: '/apis/reliablesyncs.kubeedge.io/v1alpha1/clusterobjectsyncs/edge-node-1.node-abc/status',
+    });
+    expect(last().contentType).toBe('application/merge-patch+json');
     await syncs.list();
     expect(last().path).toBe('/apis/reliablesyncs.kubeedge.io/v1alpha1/clusterobjectsyncs');
   });
@@ -227,6 +235,9 @@ describe('a CRD client', () => {
       code: KubeErrorCode.InvalidArgument,
     });
     await expect(devices.replaceStatus(device)).rejects.toThrow(/no status subresource/);
+    await expect(devices.patchStatus('default', 'thermometer', {})).rejects.toThrow(
+      /no status subresource/,
+    );
     await expect(devices.get('default', '')).rejects.toThrow(/name is required/);
     await expect(devices.patch('default', 'x', { op: 'add' }, 'json')).rejects.toMatchObject({
       code: KubeErrorCode.InvalidArgument,

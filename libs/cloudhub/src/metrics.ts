@@ -1,0 +1,87 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** The hub's Prometheus metrics, registered in the registry the caller gives. */
+export interface CloudHubMetrics {
+  readonly connectedNodes: Gauge;
+  readonly queueDepth: Gauge;
+  readonly sent: Counter<'type'>;
+  readonly acked: Counter;
+  readonly retried: Counter;
+  readonly dropped: Counter<'reason'>;
+  readonly received: Counter;
+  readonly rejected: Counter<'reason'>;
+  readonly refusedConnections: Counter<'reason'>;
+  readonly bytesSent: Counter;
+  readonly bytesReceived: Counter;
+}
+
+export function createCloudHubMetrics(
+  registry: Registry,
+  queueDepth: () => number,
+): CloudHubMetrics {
+  const registers = [registry];
+  return {
+    connectedNodes: new Gauge({
+      name: 'cloudhub_connected_nodes',
+      help: 'Edge nodes connected now',
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'cloudhub_queue_depth',
+      help: 'Messages waiting for delivery or acknowledgement, all nodes',
+      registers,
+      collect() {
+        this.set(queueDepth());
+      },
+    }),
+    sent: new Counter({
+      name: 'cloudhub_messages_sent_total',
+      help: 'Messages sent to edge nodes (retries included), by type: ack (reliable) or noack',
+      labelNames: ['type'],
+      registers,
+    }),
+    acked: new Counter({
+      name: 'cloudhub_messages_acked_total',
+      help: 'Reliable messages acknowledged by edge nodes',
+      registers,
+    }),
+    retried: new Counter({
+      name: 'cloudhub_messages_retried_total',
+      help: 'Reliable messages sent again for want of an acknowledgement',
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'cloudhub_messages_dropped_total',
+      help: 'Messages not delivered, by reason (stale, superseded, queue_full, ...)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    received: new Counter({
+      name: 'cloudhub_messages_received_total',
+      help: 'Messages received from edge nodes',
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'cloudhub_messages_rejected_total',
+      help: 'Frames from edge nodes refused, by reason (malformed, other_node, ...)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    refusedConnections: new Counter({
+      name: 'cloudhub_connections_refused_total',
+      help: 'Connections refused, by reason (identity, node_limit, ...)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    bytesSent: new Counter({
+      name: 'cloudhub_bytes_sent_total',
+      help: 'Bytes of message frames sent to edge nodes',
+      registers,
+    }),
+    bytesReceived: new Counter({
+      name: 'cloudhub_bytes_received_total',
+      help: 'Bytes of message frames received from edge nodes',
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,117 @@
+import type { Message } from '@ke/beehive';
+import { isNewerVersion } from './resource-version';
+
+/** A message on its way to one node. */
+export interface Outgoing {
+  /** Edge form: `node/<id>/` already stripped. */
+  readonly message: Message;
+  /** The encoded frame, made once however often it is sent. */
+  readonly frame: string;
+  /** Reliable (UID-keyed, acknowledged) messages carry what the ObjectSync needs. */
+  readonly object?: ObjectRef | undefined;
+}
+
+/** The object a reliable message is about. */
+export interface ObjectRef {
+  readonly uid: string;
+  readonly namespace: string | undefined;
+  readonly name: string;
+  readonly kind: string;
+  readonly apiVersion: string;
+  readonly resourceVersion: string | undefined;
+  readonly deleted: boolean;
+}
+
+/** A reliable message sent and not yet acknowledged. */
+export interface InFlight {
+  readonly item: Outgoing;
+  /** Sends so far (1 after the first). */
+  attempts: number;
+  /** When to send again without an acknowledgement (ms since epoch). */
+  dueAt: number;
+}
+
+export type EnqueueResult = 'queued' | 'replaced' | 'superseded';
+
+/**
+ * One node's outgoing messages, kept while the node is offline: reliable messages keyed by
+ * object UID (a newer version replaces a queued older one, an older one is dropped), and a
+ * bounded FIFO of messages that need no acknowledgement.
+ */
+export class NodeQueue {
+  /** Not yet sent (or to be sent again), by UID, oldest first. */
+  readonly waiting = new Map<string, Outgoing>();
+  /** Sent, waiting for the ACK, by msg_id. */
+  readonly inFlight = new Map<string, InFlight>();
+  /** UIDs with a message in flight: a UID never has two. */
+  readonly inFlightUids = new Set<string>();
+  readonly noAck: Outgoing[] = [];
+
+  get depth(): number {
+    return this.waiting.size + this.inFlight.size + this.noAck.length;
+  }
+
+  enqueueReliable(item: Outgoing & { object: ObjectRef }): EnqueueResult {
+    const uid = item.object.uid;
+    const queued = this.waiting.get(uid);
+    if (queued?.object) {
+      const newer = isNewerVersion(item.object.resourceVersion, queued.object.resourceVersion);
+      // A delete wins over a queued change of the same version: it is the object's last word.
+      const deletes = item.object.deleted && !queued.object.deleted;
+      if (!newer && !deletes) return 'superseded';
+    }
+    // Deleting the key first puts the newer message at the back, behind what was queued
+    // after the older one: the node sees changes in the order they happened.
+    this.waiting.delete(uid);
+    this.waiting.set(uid, item);
+    return queued ? 'replaced' : 'queued';
+  }
+
+  /** Adds a message that needs no ACK; returns the oldest one dropped to make room, if any. */
+  enqueueNoAck(item: Outgoing, limit: number): Outgoing | undefined {
+    this.noAck.push(item);
+    return this.noAck.length > limit ? this.noAck.shift() : undefined;
+  }
+
+  /** The next reliable message whose object has nothing in flight, taken off the queue. */
+  takeNext(): Outgoing | undefined {
+    for (const [uid, item] of this.waiting) {
+      if (this.inFlightUids.has(uid)) continue;
+      this.waiting.delete(uid);
+      return item;
+    }
+    return undefined;
+  }
+
+  markSent(item: Outgoing & { object: ObjectRef }, dueAt: number): void {
+    this.inFlight.set(item.message.header.msg_id, { item, attempts: 1, dueAt });
+    this.inFlightUids.add(item.object.uid);
+  }
+
+  /** The in-flight message `msgId` was acknowledged: it leaves the queue. */
+  acknowledge(msgId: string): InFlight | undefined {
+    const entry = this.inFlight.get(msgId);
+    if (!entry) return undefined;
+    this.inFlight.delete(msgId);
+    if (entry.item.object) this.inFlightUids.delete(entry.item.object.uid);
+    return entry;
+  }
+
+  /**
+   * The connection dropped: everything in flight goes back to the front of the queue, unless a
+   * newer version of its object is already waiting.
+   */
+  requeueInFlight(): void {
+    const back = new Map<string, Outgoing>();
+    for (const { item } of this.inFlight.values()) {
+      const uid = item.object?.uid;
+      if (uid === undefined || this.waiting.has(uid)) continue;
+      back.set(uid, item);
+    }
+    this.inFlight.clear();
+    this.inFlightUids.clear();
+    for (const [uid, item] of this.waiting) back.set(uid, item);
+    this.waiting.clear();
+    for (const [uid, item] of back) this.waiting.set(uid, item);
+  }
+}
