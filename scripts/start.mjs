@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: one ke-cloud and one ke-edge on embedded defaults, data under .ke/.
 // Ctrl-C (SIGINT) or SIGTERM stops both cleanly; the exit code says whether both stopped well.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { root } from './workspaces.mjs';
@@ -10,16 +11,34 @@ const dataRoot = process.env.KE_DATA_DIR ?? join(root, '.ke');
 const nodeName = process.env.KE_NODE_NAME ?? 'edge-node-1';
 const logFormat = process.env.KE_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
 
+const cloudEntry = join(root, 'apps/reference-cloud/dist/main.js');
+const cloudDataDir = join(dataRoot, 'cloud');
+const edgeDataDir = join(dataRoot, 'edge');
+// A node that joined before keeps its certificate; a new one joins with a fresh token (made
+// from the cloud's data dir, so it is valid as soon as the cloud runs).
+const joinArgs = existsSync(join(edgeDataDir, 'certs', 'node.crt'))
+  ? []
+  : [
+      '--token',
+      execFileSync(
+        process.execPath,
+        [cloudEntry, 'token', 'create', '--ttl', '1h', '--data-dir', cloudDataDir],
+        {
+          encoding: 'utf8',
+        },
+      ).trim(),
+    ];
+
 const daemons = [
   {
     name: 'ke-cloud',
-    entry: join(root, 'apps/reference-cloud/dist/main.js'),
-    args: ['--data-dir', join(dataRoot, 'cloud')],
+    entry: cloudEntry,
+    args: ['--data-dir', cloudDataDir],
   },
   {
     name: 'ke-edge',
     entry: join(root, 'apps/reference-edge/dist/main.js'),
-    args: ['--data-dir', join(dataRoot, 'edge'), '--node-name', nodeName],
+    args: ['--data-dir', edgeDataDir, '--node-name', nodeName, ...joinArgs],
   },
 ];
 

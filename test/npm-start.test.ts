@@ -26,6 +26,9 @@ describe('npm start', () => {
       await proc.waitForLine(/"name":"ke-cloud".*ke-cloud running/, 60_000);
       await proc.waitForLine(/"name":"ke-edge".*ke-edge running/, 60_000);
       expect(proc.lines.join('\n')).toContain('press Ctrl-C to stop');
+      // The edge joined with the token npm start made, and the cloud sees it.
+      await proc.waitForLine(/"name":"ke-edge".*"msg":"connected to the cloud"/, 60_000);
+      await proc.waitForLine(/"name":"ke-cloud".*"node":"edge-node-1".*"msg":"node connected"/);
 
       // A terminal's Ctrl-C: SIGINT to the whole foreground process group.
       const code = await proc.stop('SIGINT', 30_000);

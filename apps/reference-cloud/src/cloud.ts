@@ -2,8 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createRouter } from '@ke/beehive';
 import { type Component, type Logger, reportModules } from '@ke/daemon';
+import { type KubeConfig, loadKubeConfig } from '@ke/kube';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { type CloudHubModule, startCloudHubModule } from './cloudhub-module';
 import type { CloudConfig } from './config';
 import { type EmbeddedControlPlane, startEmbeddedControlPlane } from './control-plane';
+import { installCrds } from './install-crds';
+import { type MonitorServer, startMonitorServer } from './monitor';
 
 /** Where each cloud module's implementation lands, for the start-up report. */
 const MODULE_ISSUES: Record<keyof CloudConfig['modules'], string> = {
@@ -15,46 +20,93 @@ const MODULE_ISSUES: Record<keyof CloudConfig['modules'], string> = {
 };
 
 /**
- * The cloud core: owns the data directory and the beehive router that cloud modules talk
- * through. Modules are composed here as their packages arrive; the start-up log says which
- * are running and which are configured but not yet part of this build.
+ * The cloud core: owns the data directory, the metrics registry and the beehive router that
+ * cloud modules talk through. Modules are composed here as their packages arrive; the start-up
+ * log says which are running and which are configured but not yet part of this build.
  */
 export function createCloudCore(config: CloudConfig, { logger }: { logger: Logger }): Component {
   const router = createRouter();
   const dataDir = resolve(config.dataDir);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   let controlPlane: EmbeddedControlPlane | undefined;
+  let cloudHub: CloudHubModule | undefined;
+  let monitor: MonitorServer | undefined;
+  const running: (keyof CloudConfig['modules'])[] = [];
+
+  async function connectToKubernetes(): Promise<KubeConfig> {
+    if (config.kubeAPIConfig.kubeConfig) {
+      return loadKubeConfig({ file: config.kubeAPIConfig.kubeConfig });
+    }
+    controlPlane = await startEmbeddedControlPlane({
+      dataDir,
+      address: config.embeddedAPIServer.address,
+      port: config.embeddedAPIServer.port,
+      advertiseAddresses: config.modules.cloudHub.advertiseAddress,
+      logger: logger.child({ module: 'apiserver' }),
+    });
+    const kubeConfig = loadKubeConfig({ file: controlPlane.kubeconfigPath });
+    const crds = await installCrds(kubeConfig);
+    logger.info(
+      {
+        url: controlPlane.url,
+        kubeconfig: controlPlane.kubeconfigPath,
+        crds: crds.length,
+        try: `kubectl --kubeconfig ${controlPlane.kubeconfigPath} get nodes`,
+      },
+      'embedded API server ready',
+    );
+    return kubeConfig;
+  }
+
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
       logger.info(
-        {
-          dataDir,
-          kubeAPI: config.kubeAPIConfig.kubeConfig || 'embedded API server',
-        },
+        { dataDir, kubeAPI: config.kubeAPIConfig.kubeConfig || 'embedded API server' },
         'ke-cloud starting',
       );
-      if (!config.kubeAPIConfig.kubeConfig) {
-        controlPlane = await startEmbeddedControlPlane({
+      const kubeConfig = await connectToKubernetes();
+      if (config.modules.cloudHub.enable) {
+        cloudHub = await startCloudHubModule({
+          config: config.modules.cloudHub,
           dataDir,
-          address: config.embeddedAPIServer.address,
-          port: config.embeddedAPIServer.port,
-          advertiseAddresses: config.modules.cloudHub.advertiseAddress,
-          logger: logger.child({ module: 'apiserver' }),
+          kubeConfig,
+          registry,
+          logger,
         });
+        running.push('cloudHub');
         logger.info(
           {
-            url: controlPlane.url,
-            kubeconfig: controlPlane.kubeconfigPath,
-            try: `kubectl --kubeconfig ${controlPlane.kubeconfigPath} get nodes`,
+            websocket: cloudHub.hub.url,
+            certificates: cloudHub.certificateServer.url,
+            joinToken: `ke-cloud token create --data-dir ${config.dataDir}`,
           },
-          'embedded API server ready',
+          'cloudhub ready for edge nodes',
         );
       }
-      reportModules(logger, config.modules, { running: [], arrivesWith: MODULE_ISSUES });
+      monitor = await startMonitorServer({
+        bindAddress: config.commonConfig.monitorServer.bindAddress,
+        registry,
+        problems: () => {
+          const problems: string[] = [];
+          if (config.modules.cloudHub.enable && !cloudHub) problems.push('cloudhub: not running');
+          return problems;
+        },
+      });
+      logger.info(
+        { metrics: `${monitor.url}/metrics`, health: `${monitor.url}/healthz` },
+        'monitor server listening',
+      );
+      reportModules(logger, config.modules, { running, arrivesWith: MODULE_ISSUES });
       logger.info('ke-cloud running; Ctrl-C stops it');
     },
     async stop() {
+      await monitor?.stop();
+      monitor = undefined;
       await router.stop();
+      await cloudHub?.stop();
+      cloudHub = undefined;
       await controlPlane?.stop();
       controlPlane = undefined;
     },

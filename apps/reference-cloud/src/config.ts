@@ -22,6 +22,14 @@ export const CloudConfigSchema = section({
     ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'log level' },
   ),
+  commonConfig: section({
+    monitorServer: section({
+      bindAddress: Type.String({
+        default: '127.0.0.1:9091',
+        description: 'host:port of /metrics and /healthz (port 0 picks a free one)',
+      }),
+    }),
+  }),
   kubeAPIConfig: section({
     kubeConfig: Type.String({
       default: '',
@@ -51,6 +59,16 @@ export const CloudConfigSchema = section({
         description: 'addresses put in the server certificate and given to edge nodes',
       }),
       nodeLimit: Type.Integer({ default: 1000, minimum: 1, description: 'most edge nodes' }),
+      keepaliveInterval: Type.Integer({
+        default: 30,
+        minimum: 1,
+        description: 'seconds of silence after which a node counts as disconnected',
+      }),
+      nodeQueueLimit: Type.Integer({
+        default: 10000,
+        minimum: 1,
+        description: 'most messages queued for one node',
+      }),
       tokenRefreshDuration: Type.Integer({
         default: 12,
         minimum: 1,
@@ -59,6 +77,11 @@ export const CloudConfigSchema = section({
       websocket: section({
         address: Type.String({ default: '0.0.0.0', description: 'WebSocket listen address' }),
         port: Type.Integer({ default: 10000, minimum: 0, maximum: 65535, description: 'port' }),
+        maxFrameBytes: Type.Integer({
+          default: 8388608,
+          minimum: 1024,
+          description: 'largest frame accepted from a node; a larger one closes its connection',
+        }),
       }),
       https: section({
         address: Type.String({ default: '0.0.0.0', description: 'certificate server address' }),

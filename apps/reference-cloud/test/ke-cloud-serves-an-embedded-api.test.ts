@@ -9,6 +9,7 @@ import { command, describeWithSystem, startSource } from '@ke/testing';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { FREE_PORT_FLAGS } from './free-ports';
 
 const run = promisify(execFile);
 const main = new URL('../src/main.ts', import.meta.url);
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 async function startCloud() {
-  const proc = startSource(main, ['--data-dir', dir, '--embeddedAPIServer.port', '0'], {
+  const proc = startSource(main, ['--data-dir', dir, ...FREE_PORT_FLAGS], {
     env: { KE_LOG_FORMAT: 'json' },
   });
   const ready = JSON.parse(await proc.waitForLine(/embedded API server ready/, 60_000));

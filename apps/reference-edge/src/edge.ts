@@ -2,7 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createRouter } from '@ke/beehive';
 import { type Component, type Logger, reportModules } from '@ke/daemon';
+import type { EdgeHub } from '@ke/edgehub';
 import type { EdgeConfig } from './config';
+import { createEdgeHubModule } from './edgehub-module';
 
 /** Where each edge module's implementation lands, for the start-up report. */
 const MODULE_ISSUES: Record<keyof EdgeConfig['modules'], string> = {
@@ -24,6 +26,8 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
   const router = createRouter();
   const dataDir = resolve(config.dataDir);
   const nodeName = config.modules.edged.hostnameOverride;
+  const running: (keyof EdgeConfig['modules'])[] = [];
+  let edgeHub: EdgeHub | undefined;
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
@@ -37,10 +41,24 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
         },
         'ke-edge starting',
       );
-      reportModules(logger, config.modules, { running: [], arrivesWith: MODULE_ISSUES });
+      if (config.modules.edgeHub.enable) {
+        const module = createEdgeHubModule({
+          config: config.modules.edgeHub,
+          nodeName,
+          dataDir,
+          router,
+          logger,
+        });
+        edgeHub = module.hub;
+        await edgeHub.start();
+        running.push('edgeHub');
+      }
+      reportModules(logger, config.modules, { running, arrivesWith: MODULE_ISSUES });
       logger.info({ nodeName }, 'ke-edge running; Ctrl-C stops it');
     },
     async stop() {
+      await edgeHub?.stop();
+      edgeHub = undefined;
       await router.stop();
     },
   };
