@@ -1,48 +1,79 @@
 /**
  * @packageDocumentation
- * KubeEdge's cloudhub, for now its HTTPS certificate server (KubeEdge's port 10002): it hands
- * out the cluster CA at `/ca.crt` and signs edge nodes' CSRs at `/edge.crt` for holders of a
- * bootstrap token, as `system:node:<NodeName>` in `system:nodes`.
+ * KubeEdge's CloudHub: the certificate server (10002) that gives edge nodes their identity,
+ * the WebSocket hub (10000) they connect to over mutual TLS, and reliable delivery of object
+ * changes to them, with delivery progress kept in ObjectSync objects.
  *
  * ```js
- * import { equal, ok } from 'node:assert/strict';
- * import { request } from 'node:https';
- * import { createCertificateServer } from '@ke/cloudhub';
- * import { createCertificateAuthority, createCertificateRequest } from '@ke/pki';
- * import { derToPem, describeCertificate, pemToDer } from '@ke/pki';
+ * import { equal } from 'node:assert/strict';
+ * import { once } from 'node:events';
+ * import { mkdtemp, rm } from 'node:fs/promises';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { createMessage } from '@ke/beehive';
+ * import { createCertificateServer, createCloudHub } from '@ke/cloudhub';
+ * import { createMemoryObjectSyncStore } from '@ke/cloudhub';
+ * import { bootstrapNodeCertificate, createEdgeHub } from '@ke/edgehub';
+ * import { createCertificateAuthority } from '@ke/pki';
  *
- * const ca = await createCertificateAuthority({ commonName: 'my-cluster-ca' });
+ * // The cloud: the certificate server and the hub, under one CA. `createKubeObjectSyncStore(kc)`
+ * // keeps delivery progress in ObjectSync objects of a cluster instead of memory.
+ * const ca = await createCertificateAuthority({ commonName: 'my-edge-ca' });
  * const tokenSecret = 'at least 32 bytes of secret, kept by the cloud';
- * const server = createCertificateServer({ ca, tokenSecret, host: '127.0.0.1', port: 0 });
- * await server.start();
- * const token = await server.createToken(3600); // what `keadm join --token` is given
+ * const certificates = createCertificateServer({ ca, tokenSecret, port: 0 });
+ * const objectSyncs = createMemoryObjectSyncStore();
+ * const hub = createCloudHub({ ca, port: 0, objectSyncs });
+ * await certificates.start();
+ * await hub.start();
+ * hub.on('connected', ({ node }) => console.log(node, 'connected'));
  *
- * // What an edge node does: its CSR as DER, the JWT part of the token, its node name.
- * const csr = await createCertificateRequest({ commonName: 'asks-for-anything' });
- * const body = pemToDer(csr.certificateRequestPem);
- * const headers = {
- *   Authorization: `Bearer ${token.slice(token.indexOf('.') + 1)}`,
- *   NodeName: 'edge-1',
- *   'Content-Length': body.length,
- * };
- * let der = Buffer.alloc(0);
- * const status = await new Promise((resolve, reject) => {
- *   const url = `${server.url}/edge.crt`;
- *   const req = request(url, { method: 'GET', headers, ca: ca.certificatePem }, (res) => {
- *     res.on('data', (chunk) => {
- *       der = Buffer.concat([der, chunk]);
- *     });
- *     res.on('end', () => resolve(res.statusCode));
- *   });
- *   req.on('error', reject);
- *   req.end(body);
+ * // An edge node joins with a token and stores what it gets before it ACKs.
+ * const certDir = await mkdtemp(join(tmpdir(), 'edge-1-'));
+ * const token = await certificates.createToken(3600);
+ * const join1 = { httpServer: certificates.url, nodeName: 'edge-1', token, certDir };
+ * const store = new Map();
+ * const edge = createEdgeHub({
+ *   server: hub.url,
+ *   nodeName: 'edge-1',
+ *   identity: () => bootstrapNodeCertificate(join1),
+ *   handler: (message) => {
+ *     store.set(message.route.resource, message.content);
+ *   },
  * });
- * equal(status, 200);
- * const issued = await describeCertificate(derToPem(der, 'CERTIFICATE'));
- * console.log('issued to', issued.commonName, issued.organizations);
- * equal(issued.commonName, 'system:node:edge-1'); // the server decides, not the CSR
- * ok(issued.organizations.includes('system:nodes'));
- * await server.stop();
+ * const connected = once(hub, 'connected');
+ * await edge.start();
+ * await connected;
+ *
+ * // A pod for edge-1: the cloud names the node in the resource, the edge sees it without.
+ * const pod = {
+ *   apiVersion: 'v1',
+ *   kind: 'Pod',
+ *   metadata: { name: 'nginx', namespace: 'default', uid: 'b5f1c3d2-0001', resourceVersion: '42' },
+ * };
+ * equal(
+ *   hub.dispatch(
+ *     createMessage({
+ *       source: 'edgecontroller',
+ *       group: 'resource',
+ *       operation: 'insert',
+ *       resource: 'node/edge-1/default/pod/nginx',
+ *       resourceVersion: '42',
+ *       content: pod,
+ *     }),
+ *   ),
+ *   'queued',
+ * );
+ * for (let i = 0; i < 100 && hub.queueDepth('edge-1') > 0; i++) {
+ *   await new Promise((resolve) => setTimeout(resolve, 20)); // until the ACK
+ * }
+ * equal(store.get('default/pod/nginx').metadata.resourceVersion, '42');
+ * equal(objectSyncs.records()[0].resourceVersion, '42'); // ObjectSync edge-1.b5f1c3d2-0001
+ * console.log('delivered and recorded:', objectSyncs.records());
+ *
+ * await edge.stop();
+ * await hub.stop();
+ * await certificates.stop();
+ * await rm(certDir, { recursive: true, force: true });
  * ```
  */
 export {

@@ -1,40 +1,76 @@
 /**
  * @packageDocumentation
- * KubeEdge's edgehub, for now the edge node's certificate bootstrap: the node reuses the
- * certificate it keeps on disk, or joins with a bootstrap token — it downloads the CA from
- * cloudhub's `/ca.crt`, checks it against the token, and has its CSR signed at `/edge.crt`.
+ * KubeEdge's EdgeHub: the edge node's identity (token → CSR → certificate on disk, renewed with
+ * the current certificate) and its link to cloudhub (WebSocket over mutual TLS, heartbeat,
+ * reconnect with back-off, ACK after the handler persisted, upstream kept while offline).
  *
  * ```js
- * import { equal } from 'node:assert/strict';
+ * import { deepEqual, equal } from 'node:assert/strict';
+ * import { once } from 'node:events';
  * import { mkdtemp, rm } from 'node:fs/promises';
  * import { tmpdir } from 'node:os';
  * import { join } from 'node:path';
- * import { createCertificateServer } from '@ke/cloudhub';
- * import { bootstrapNodeCertificate } from '@ke/edgehub';
+ * import { createMessage } from '@ke/beehive';
+ * import { createCertificateServer, createCloudHub } from '@ke/cloudhub';
+ * import { bootstrapNodeCertificate, createEdgeHub } from '@ke/edgehub';
  * import { createCertificateAuthority, describeCertificate } from '@ke/pki';
  *
- * // The cloud side: cloudhub's certificate server (KubeEdge's port 10002; here any free port).
- * const ca = await createCertificateAuthority({ commonName: 'my-cluster-ca' });
+ * // The cloud side: cloudhub's certificate server and hub (KubeEdge's 10002 and 10000).
+ * const ca = await createCertificateAuthority({ commonName: 'my-edge-ca' });
  * const tokenSecret = 'at least 32 bytes of secret, kept by the cloud';
- * const cloud = createCertificateServer({ ca, tokenSecret, host: '127.0.0.1', port: 0 });
- * await cloud.start();
- * const token = await cloud.createToken(3600);
+ * const certificates = createCertificateServer({ ca, tokenSecret, port: 0 });
+ * const hub = createCloudHub({ ca, port: 0 });
+ * await certificates.start();
+ * await hub.start();
+ * const token = await certificates.createToken(3600);
  *
- * // The edge side: the first start joins with the token and keeps the certificate on disk.
+ * // The first start joins with the token and keeps the certificate on disk.
  * const certDir = await mkdtemp(join(tmpdir(), 'edge-1-certs-'));
- * const options = { httpServer: cloud.url, nodeName: 'edge-1', certDir };
+ * const options = { httpServer: certificates.url, nodeName: 'edge-1', certDir };
  * const joined = await bootstrapNodeCertificate({ ...options, token });
  * equal(joined.source, 'issued');
- * const info = await describeCertificate(joined.certificatePem);
- * console.log('edge-1 is', info.commonName, 'until', info.notAfter.toISOString());
- * equal(info.commonName, 'system:node:edge-1');
- *
+ * equal((await describeCertificate(joined.certificatePem)).commonName, 'system:node:edge-1');
  * // A restart reuses it: no token, no network.
- * const restarted = await bootstrapNodeCertificate(options);
- * equal(restarted.source, 'disk');
- * equal(restarted.certificatePem, joined.certificatePem);
+ * equal((await bootstrapNodeCertificate(options)).source, 'disk');
  *
- * await cloud.stop();
+ * // Status reported while the cloud is not connected yet is kept; only the latest goes.
+ * const edge = createEdgeHub({
+ *   server: hub.url,
+ *   nodeName: 'edge-1',
+ *   identity: () => bootstrapNodeCertificate(options), // renews the certificate when due
+ *   handler: async (message) => {
+ *     console.log('persist', message.route.operation, message.route.resource);
+ *   },
+ * });
+ * const status = (ready) =>
+ *   createMessage({
+ *     source: 'edged',
+ *     group: 'resource',
+ *     operation: 'update',
+ *     resource: 'null/nodestatus/edge-1',
+ *     content: { status: { conditions: [{ type: 'Ready', status: ready }] } },
+ *   });
+ * equal(edge.send(status('False')), 'buffered');
+ * equal(edge.send(status('True')), 'buffered');
+ * equal(edge.buffered, 1);
+ *
+ * const upstream = [];
+ * hub.on('message', ({ message }) => upstream.push(message));
+ * const connected = once(edge, 'connected');
+ * await edge.start();
+ * await connected;
+ * for (let i = 0; i < 100 && upstream.length === 0; i++) {
+ *   await new Promise((resolve) => setTimeout(resolve, 20));
+ * }
+ * deepEqual(
+ *   upstream.map((m) => [m.route.resource, m.content.status.conditions[0].status]),
+ *   [['node/edge-1/null/nodestatus/edge-1', 'True']],
+ * );
+ * console.log('the cloud got', upstream[0].route.resource, 'once, the latest');
+ *
+ * await edge.stop();
+ * await hub.stop();
+ * await certificates.stop();
  * await rm(certDir, { recursive: true, force: true });
  * ```
  */
