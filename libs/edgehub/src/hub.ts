@@ -145,6 +145,8 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
   readonly #buffer: UpstreamBuffer;
   readonly #requests = new Map<string, (reply: Message | EdgeHubError) => void>();
   #running = false;
+  /** Bumped by start() and stop(): work begun before the last of them is stale. */
+  #generation = 0;
   #ws: WebSocket | undefined;
   #open = false;
   #attempt = 0;
@@ -180,12 +182,14 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
+    this.#generation += 1;
     this.#attempt = 0;
     void this.#connect();
   }
 
   async stop(): Promise<void> {
     this.#running = false;
+    this.#generation += 1;
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#heartbeatTimer);
     const ws = this.#ws;
@@ -214,6 +218,8 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
   }
 
   request(message: Message, options: { timeoutMs?: number; signal?: AbortSignal } = {}) {
+    // An aborted signal fires no 'abort' event: without this the request would wait it out.
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     if (!this.#open) {
       return Promise.reject(
         new EdgeHubError('KE_EDGEHUB_OFFLINE', 'the cloud is not connected; try again later'),
@@ -272,6 +278,9 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
 
   async #connect(): Promise<void> {
     if (!this.#running) return;
+    const generation = this.#generation;
+    // Stopped, or stopped and started again, while this attempt was under way.
+    const stale = () => !this.#running || generation !== this.#generation;
     let identity: TlsIdentity;
     try {
       identity =
@@ -279,6 +288,7 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
           ? await this.#options.identity()
           : this.#options.identity;
     } catch (error) {
+      if (stale()) return;
       const failure =
         error instanceof EdgeHubError
           ? error
@@ -292,7 +302,7 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
       this.#failed(failure);
       return;
     }
-    if (!this.#running) return;
+    if (stale()) return;
     const ws = new WebSocket(this.#url, {
       ca: identity.caPem,
       cert: identity.certificatePem,
@@ -328,32 +338,39 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
       this.#lastHeard = Date.now();
       this.#log('info', { server: this.#options.server }, 'connected to the cloud');
       this.#startHeartbeat(ws);
-      this.emit('connected', { server: this.#options.server });
+      // What was kept goes first: a 'connected' listener that reports fresh state at once
+      // must not be overtaken by the stale report kept while offline.
       this.#flush(ws);
+      this.emit('connected', { server: this.#options.server });
     });
     ws.on('pong', () => {
       this.#lastHeard = Date.now();
     });
     ws.on('message', (data, isBinary) => this.#receive(ws, data, isBinary));
     ws.on('close', (code, reason) => {
-      const wasOpen = this.#open && this.#ws === ws;
-      if (this.#ws === ws) {
+      const current = this.#ws === ws;
+      const wasOpen = this.#open && current;
+      if (current) {
         this.#ws = undefined;
         this.#open = false;
-      }
-      clearInterval(this.#heartbeatTimer);
-      for (const settle of [...this.#requests.values()]) {
-        settle(
-          new EdgeHubError(
-            'KE_EDGEHUB_OFFLINE',
-            'the connection to the cloud closed before the reply',
-          ),
-        );
+        clearInterval(this.#heartbeatTimer);
+        for (const settle of [...this.#requests.values()]) {
+          settle(
+            new EdgeHubError(
+              'KE_EDGEHUB_OFFLINE',
+              'the connection to the cloud closed before the reply',
+            ),
+          );
+        }
       }
       if (wasOpen) {
         const why = `closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`;
         this.#log('warn', { reason: why }, 'disconnected from the cloud');
         this.emit('disconnected', { reason: why });
+      }
+      // Closed by stop(): not a failure, and nothing to reconnect.
+      if (stale()) return;
+      if (wasOpen) {
         this.#scheduleReconnect();
       } else {
         this.#failed(
