@@ -48,7 +48,10 @@ export interface EdgeHubOptions {
    * throwing leaves the message unacknowledged, and the cloud sends it again.
    */
   readonly handler: (message: Message) => Promise<void> | void;
-  /** Keepalive period; default 15 s (KubeEdge's). Three missed answers drop the connection. */
+  /**
+   * Keepalive period; default 15 s (KubeEdge's). Three periods without a word from the cloud
+   * drop the link.
+   */
   readonly heartbeatIntervalMs?: number;
   /** Connection timeout; default 30 s. */
   readonly handshakeTimeoutMs?: number;
