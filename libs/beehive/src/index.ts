@@ -114,6 +114,7 @@ export {
   parseEdgeResource,
   type ResourceParts,
 } from './resource';
+export { compareResourceVersions, isNewerResourceVersion } from './resource-version';
 export {
   createRouter,
   type HandlerContext,
