@@ -1,5 +1,5 @@
-// The workspaces of this repository in dependency order (a package after the @ke/* packages it
-// depends on). Used by the build and by the packaging test.
+// The workspaces of this repository in dependency order (a package after the @ke/* packages its
+// code depends on). Used by the build and by the packaging test.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -26,7 +26,10 @@ export function workspaces() {
       throw new Error(`dependency cycle: ${[...trail, w.manifest.name].join(' -> ')}`);
     }
     state.set(w, 'visiting');
-    const deps = { ...w.manifest.dependencies, ...w.manifest.devDependencies };
+    // Building a package needs the packages its code imports, not those its tests use: test
+    // imports resolve to source (the @ke/source condition), so two packages whose tests use
+    // each other (cloudhub and edgehub) are no cycle.
+    const deps = { ...w.manifest.dependencies, ...w.manifest.peerDependencies };
     for (const dep of Object.keys(deps)) {
       const target = byName.get(dep);
       if (target) visit(target, [...trail, w.manifest.name]);

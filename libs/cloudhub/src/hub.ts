@@ -122,6 +122,28 @@ const RELIABLE_OPERATIONS = new Set<string>([
   Operation.Delete,
 ]);
 
+/** How long `stop()` waits for ACKs of messages on the wire, then for nodes to close. */
+const STOP_DRAIN_MS = 1000;
+const STOP_CLOSE_MS = 1000;
+
+/** Kinds of the resource types KubeEdge sends, for messages whose content has no `kind`. */
+const KIND_OF_TYPE: Readonly<Record<string, string>> = {
+  pod: 'Pod',
+  configmap: 'ConfigMap',
+  secret: 'Secret',
+  service: 'Service',
+  endpoints: 'Endpoints',
+  endpointslice: 'EndpointSlice',
+  node: 'Node',
+  lease: 'Lease',
+  device: 'Device',
+  devicemodel: 'DeviceModel',
+  persistentvolume: 'PersistentVolume',
+  persistentvolumeclaim: 'PersistentVolumeClaim',
+  volumeattachment: 'VolumeAttachment',
+  serviceaccounttoken: 'ServiceAccountToken',
+};
+
 /** Resource types named after the node that sends them: no node may send another's. */
 const NODE_NAMED_TYPES = new Set(['node', 'nodestatus', 'nodepatch', 'lease']);
 
@@ -158,11 +180,17 @@ function objectOf(message: Message, type: string): ObjectRef | undefined {
     kind:
       typeof content?.kind === 'string'
         ? content.kind
-        : type.charAt(0).toUpperCase() + type.slice(1),
+        : (KIND_OF_TYPE[type] ?? type.charAt(0).toUpperCase() + type.slice(1)),
     apiVersion: typeof content?.apiVersion === 'string' ? content.apiVersion : 'v1',
     resourceVersion,
     deleted: message.route.operation === Operation.Delete,
   };
+}
+
+/** The node a resource names when it is in cloud form, `node/<id>/<namespace>/<type>[/...]`. */
+function cloudFormNode(resource: string): string | undefined {
+  const segments = resource.split('/');
+  return segments.length >= 4 && segments[0] === 'node' ? segments[1] : undefined;
 }
 
 function refuseUpgrade(socket: Socket, status: number, reason: string): void {
@@ -317,12 +345,26 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   async stop(): Promise<void> {
     const server = this.#server;
     if (!server) return;
-    this.#server = undefined;
+    this.#server = undefined; // nothing new is sent from here on
     clearInterval(this.#ticker);
-    for (const session of [...this.#sessions.values()]) {
+    // ACKs of messages already on the wire get a moment to arrive, so the ObjectSyncs record
+    // what the nodes hold (otherwise a node keeps a version the cloud does not know it has).
+    const drainUntil = Date.now() + STOP_DRAIN_MS;
+    while (Date.now() < drainUntil && this.#inFlightTotal() > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const closing = [...this.#sessions.values()].map((session) => {
+      const closed = new Promise<void>((resolve) => session.ws.once('close', () => resolve()));
       session.ws.close(1001, 'cloudhub stopping');
       this.#dropSession(session, 'cloudhub stopping');
-    }
+      return { ws: session.ws, closed };
+    });
+    // A node that does not answer the close frame must not hold stop() for ws's 30 s timeout.
+    const force = setTimeout(() => {
+      for (const { ws } of closing) ws.terminate();
+    }, STOP_CLOSE_MS);
+    await Promise.all(closing.map(({ closed }) => closed));
+    clearTimeout(force);
     const flushed = await this.#ledger.flush(5000);
     if (!flushed) {
       log(
@@ -403,6 +445,12 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     if (dropped) this.#metrics.dropped.inc({ reason: 'queue_full' });
     this.#pump(node);
     return 'queued';
+  }
+
+  #inFlightTotal(): number {
+    let total = 0;
+    for (const node of this.#sessions.keys()) total += this.#queues.get(node)?.inFlight.size ?? 0;
+    return total;
   }
 
   connectedNodes(): string[] {
@@ -576,7 +624,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   #pump(node: string): void {
     const session = this.#sessions.get(node);
     const queue = this.#queues.get(node);
-    if (!session || !queue) return;
+    if (!session || !queue || !this.#server) return;
     for (const item of queue.noAck.splice(0)) this.#send(session, item.frame, 'noack');
     while (queue.inFlight.size < this.#limits.maxInFlight) {
       const item = queue.takeNext();
@@ -664,15 +712,16 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     let resource: string;
     try {
       const parts = parseEdgeResource(message.route.resource);
-      if (
-        NODE_NAMED_TYPES.has(parts.type) &&
-        parts.name !== undefined &&
-        parts.name !== session.node
-      ) {
+      // A resource in cloud form (`node/<id>/<ns>/<type>...`) parses as an edge one too, and
+      // would be forwarded under this node's prefix: it must not name another node either.
+      const claimed = cloudFormNode(message.route.resource);
+      const named = NODE_NAMED_TYPES.has(parts.type) ? parts.name : undefined;
+      const owner = [claimed, named].find((node) => node !== undefined && node !== session.node);
+      if (owner !== undefined) {
         this.#reject(
           session.node,
           'other_node',
-          `node ${session.node} sent ${operation} for ${message.route.resource}, which belongs to node ${parts.name}; dropped`,
+          `node ${session.node} sent ${operation} for ${message.route.resource}, which belongs to node ${owner}; dropped`,
         );
         this.#replyError(
           session,
@@ -715,7 +764,9 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   #onAck(node: string, item: Outgoing): void {
     this.#metrics.acked.inc();
     const object = item.object;
-    if (object?.resourceVersion !== undefined) {
+    // A delete needs no version to be recorded: without one, the ObjectSync would outlive the
+    // object and a late change could bring it back at the node.
+    if (object && (object.resourceVersion !== undefined || object.deleted)) {
       const record = {
         node,
         uid: object.uid,
@@ -723,7 +774,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
         name: object.name,
         kind: object.kind,
         apiVersion: object.apiVersion,
-        resourceVersion: object.resourceVersion,
+        resourceVersion: object.resourceVersion ?? '',
       };
       if (object.deleted) this.#ledger.recordDeleted(record);
       else this.#ledger.recordDelivered(record);

@@ -43,8 +43,8 @@ export class NodeQueue {
   readonly waiting = new Map<string, Outgoing>();
   /** Sent, waiting for the ACK, by msg_id. */
   readonly inFlight = new Map<string, InFlight>();
-  /** UIDs with a message in flight: a UID never has two. */
-  readonly inFlightUids = new Set<string>();
+  /** The message in flight per UID: a UID never has two. */
+  readonly inFlightUids = new Map<string, Outgoing>();
   readonly noAck: Outgoing[] = [];
 
   get depth(): number {
@@ -54,10 +54,14 @@ export class NodeQueue {
   enqueueReliable(item: Outgoing & { object: ObjectRef }): EnqueueResult {
     const uid = item.object.uid;
     const queued = this.waiting.get(uid);
-    if (queued?.object) {
-      const newer = isNewerVersion(item.object.resourceVersion, queued.object.resourceVersion);
+    // Compare with the newest version the queue holds: a waiting one is always newer than the
+    // one in flight. An older version queued behind the one in flight would be sent in its
+    // place if the link dropped (requeueInFlight keeps what is waiting).
+    const newest = queued ?? this.inFlightUids.get(uid);
+    if (newest?.object) {
+      const newer = isNewerVersion(item.object.resourceVersion, newest.object.resourceVersion);
       // A delete wins over a queued change of the same version: it is the object's last word.
-      const deletes = item.object.deleted && !queued.object.deleted;
+      const deletes = item.object.deleted && !newest.object.deleted;
       if (!newer && !deletes) return 'superseded';
     }
     // Deleting the key first puts the newer message at the back, behind what was queued
@@ -85,7 +89,7 @@ export class NodeQueue {
 
   markSent(item: Outgoing & { object: ObjectRef }, dueAt: number): void {
     this.inFlight.set(item.message.header.msg_id, { item, attempts: 1, dueAt });
-    this.inFlightUids.add(item.object.uid);
+    this.inFlightUids.set(item.object.uid, item);
   }
 
   /** The in-flight message `msgId` was acknowledged: it leaves the queue. */

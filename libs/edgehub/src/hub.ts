@@ -11,6 +11,9 @@ import { type RawData, WebSocket } from 'ws';
 import { EdgeHubError, type EdgeHubErrorCode } from './errors';
 import { UpstreamBuffer } from './upstream-buffer';
 
+/** How long `stop()` waits for the handler of the message being handled. */
+const STOP_HANDLER_WAIT_MS = 5000;
+
 /** KubeEdge's default project ID, sent as `project_id`. */
 export const DEFAULT_PROJECT_ID = 'e632aba927ea4ac2b575ec1603d56f10';
 
@@ -204,7 +207,17 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
       await closed;
       clearTimeout(timer);
     }
-    await this.#handling;
+    // The message being handled may finish (its ACK is moot: the link is closed); a handler
+    // that hangs must not hang stop().
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.#handling.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), STOP_HANDLER_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!finished) this.#log('warn', {}, 'stopped while the handler was still running');
   }
 
   send(message: Message): 'sent' | 'buffered' {
