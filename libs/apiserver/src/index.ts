@@ -8,6 +8,7 @@ export {
   type ListQuery,
   type PatchType,
   type WatchQuery,
+  type WriteHook,
 } from './core';
 export {
   ApiError,

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { ApiCore } from './core';
+import { ApiCore, type WriteHook } from './core';
 import { crdRegistrar, prepareCrd, resourcesOfCrd, validateCrd } from './crds';
 import { HttpApi } from './http/server';
 import { DEFAULT_NAMESPACES, NamespaceLifecycle } from './namespaces';
@@ -36,6 +36,12 @@ export interface ApiServerOptions {
     readonly ca?: string | Buffer;
   };
   readonly auth?: AuthOptions;
+  /**
+   * Called for each write made through the API (not for writes straight to the store), inside
+   * its transaction; a hook that throws undoes the write. The edge MetaServer uses one to send
+   * local clients' writes on to the cloud (schedule such work; do not write to the store).
+   */
+  readonly onWrite?: readonly WriteHook[];
   /** Largest request body (default 3 MiB, as Kubernetes). */
   readonly maxRequestBytes?: number;
   /** Watch timeout when the client sets none (default 1800 s). */
@@ -92,7 +98,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const core = new ApiCore({
     store: options.store,
     resolve: (group, version, resource) => registry.find(group, version, resource),
-    onWrite: [crdRegistrar(registry), namespaces.hook],
+    onWrite: [crdRegistrar(registry), namespaces.hook, ...(options.onWrite ?? [])],
   });
   namespaces.attach(core);
   const http = new HttpApi({

@@ -52,4 +52,5 @@ export {
   type MetaManagerLogger,
   type MetaManagerOptions,
 } from './meta-manager';
+export { createMetaServer, type MetaServerOptions } from './meta-server';
 export { RESOURCE_TYPES, type ResourceTypeInfo, typeOfStorage } from './resource-types';
