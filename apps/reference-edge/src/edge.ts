@@ -5,6 +5,7 @@ import { type Component, type Logger, reportModules } from '@ke/daemon';
 import type { EdgeHub } from '@ke/edgehub';
 import type { EdgeConfig } from './config';
 import { createEdgeHubModule } from './edgehub-module';
+import { type MetaModule, startMetaModule } from './meta-module';
 
 /** Where each edge module's implementation lands, for the start-up report. */
 const MODULE_ISSUES: Record<keyof EdgeConfig['modules'], string> = {
@@ -28,6 +29,7 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
   const nodeName = config.modules.edged.hostnameOverride;
   const running: (keyof EdgeConfig['modules'])[] = [];
   let edgeHub: EdgeHub | undefined;
+  let meta: MetaModule | undefined;
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
@@ -41,6 +43,20 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
         },
         'ke-edge starting',
       );
+      if (config.modules.metaManager.enable) {
+        meta = await startMetaModule({ config, dataDir, router, logger });
+        running.push('metaManager');
+        logger.info(
+          {
+            database: meta.databasePath,
+            metaServer: meta.metaServerUrl,
+            ...(meta.metaServerUrl
+              ? { try: `kubectl --server ${meta.metaServerUrl} get pods` }
+              : {}),
+          },
+          'metadata store ready',
+        );
+      }
       if (config.modules.edgeHub.enable) {
         const module = createEdgeHubModule({
           config: config.modules.edgeHub,
@@ -60,6 +76,8 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
       await edgeHub?.stop();
       edgeHub = undefined;
       await router.stop();
+      await meta?.stop();
+      meta = undefined;
     },
   };
 }

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { Group, type Message, ModuleName, type Router } from '@ke/beehive';
+import {
+  createResponse,
+  Group,
+  type Message,
+  ModuleName,
+  Operation,
+  type Router,
+} from '@ke/beehive';
 import type { Logger } from '@ke/daemon';
 import { bootstrapNodeCertificate, createEdgeHub, type EdgeHub } from '@ke/edgehub';
 import type { EdgeConfig } from './config';
@@ -61,8 +68,42 @@ export function createEdgeHubModule(options: {
         );
         return;
       }
-      // Rejects when the module is missing or fails: no ACK, the cloud sends it again.
-      await router.sendSync(module, message, { timeoutMs: 30_000 });
+      // Rejects when the module is missing or times out: no ACK, the cloud sends it again.
+      const reply = await router.sendSync(module, message, { timeoutMs: 30_000 });
+      if (reply.route.operation === Operation.Error) {
+        const failure = reply.content as { code?: string; message?: string; retryable?: boolean };
+        if (failure?.retryable) {
+          throw new Error(`${module}: ${failure.code}: ${failure.message}`);
+        }
+        // Never storable (malformed): acknowledged, so the cloud does not resend it forever.
+        logger.warn(
+          { resource: message.route.resource, code: failure?.code, reason: failure?.message },
+          'refused a message from the cloud',
+        );
+      }
+    },
+  });
+  // The local side: what modules send to `edgehub` goes to the cloud, requests wait for replies.
+  router.register({
+    name: ModuleName.EdgeHub,
+    group: Group.Hub,
+    concurrency: 16,
+    handler: async (message) => {
+      if (!message.header.sync) {
+        hub.send(message);
+        return;
+      }
+      try {
+        router.sendResponse(await hub.request(message));
+      } catch (error) {
+        router.sendResponse(
+          createResponse(message, {
+            source: ModuleName.EdgeHub,
+            operation: Operation.Error,
+            content: (error as Error).message,
+          }),
+        );
+      }
     },
   });
   return { hub, certDir };

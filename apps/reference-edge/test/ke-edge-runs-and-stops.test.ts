@@ -54,6 +54,13 @@ describe('ke-edge', () => {
       'edge-node-7',
       '--modules.edged.nodeLabels',
       'region=hangzhou',
+      '--modules.metaManager.metaServer.server',
+      '127.0.0.1:0',
+      // Nothing listens there: the edge keeps trying while the test looks at the rest.
+      '--modules.edgeHub.websocket.server',
+      '127.0.0.1:9',
+      '--modules.edgeHub.httpServer',
+      'https://127.0.0.1:9',
     ]);
     const running = JSON.parse(await proc.waitForLine(/ke-edge running/));
     expect(running.nodeName).toBe('edge-node-7');
@@ -61,6 +68,14 @@ describe('ke-edge', () => {
     expect(starting.database).toBe(join(dataDir, 'edgecore.db'));
     expect(starting.runtime).toBe('simulated');
     expect((await stat(dataDir)).isDirectory()).toBe(true);
+    const store = proc.lines
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'metadata store ready');
+    expect(store.database).toBe(join(dataDir, 'edgecore.db'));
+    expect((await stat(store.database)).isFile()).toBe(true);
+    const pods = await fetch(`${store.metaServer}/api/v1/pods`);
+    expect(pods.status).toBe(200);
+    expect(((await pods.json()) as { items: unknown[] }).items).toEqual([]);
 
     expect(await proc.stop('SIGINT')).toBe(0);
     expect(proc.lines.at(-1)).toContain('stopped cleanly');
