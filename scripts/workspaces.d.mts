@@ -11,6 +11,7 @@ export interface Workspace {
     scripts?: Record<string, string>;
     dependencies?: Record<string, string>;
     devDependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
   };
 }
 export const root: string;
