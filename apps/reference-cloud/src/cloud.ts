@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createRouter } from '@ke/beehive';
 import { type Component, type Logger, reportModules } from '@ke/daemon';
+import { createEdgeController, type EdgeController } from '@ke/edgecontroller';
 import { type KubeConfig, loadKubeConfig } from '@ke/kube';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type CloudHubModule, startCloudHubModule } from './cloudhub-module';
@@ -32,6 +33,7 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
   let controlPlane: EmbeddedControlPlane | undefined;
   let cloudHub: CloudHubModule | undefined;
   let monitor: MonitorServer | undefined;
+  let edgeController: EdgeController | undefined;
   const running: (keyof CloudConfig['modules'])[] = [];
 
   async function connectToKubernetes(): Promise<KubeConfig> {
@@ -85,6 +87,19 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
           'cloudhub ready for edge nodes',
         );
       }
+      if (config.modules.edgeController.enable && cloudHub) {
+        const hub = cloudHub.hub;
+        const controller = createEdgeController({
+          kubeConfig,
+          dispatch: (message) => hub.dispatch(message),
+          nodeMonitorGracePeriodMs: config.modules.edgeController.nodeMonitorGracePeriod * 1000,
+          logger: logger.child({ module: 'edgecontroller' }),
+        });
+        hub.on('message', ({ node, message }) => void controller.handleUpstream(node, message));
+        await controller.start();
+        edgeController = controller;
+        running.push('edgeController');
+      }
       monitor = await startMonitorServer({
         bindAddress: config.commonConfig.monitorServer.bindAddress,
         registry,
@@ -105,6 +120,8 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
       await monitor?.stop();
       monitor = undefined;
       await router.stop();
+      await edgeController?.stop();
+      edgeController = undefined;
       await cloudHub?.stop();
       cloudHub = undefined;
       await controlPlane?.stop();

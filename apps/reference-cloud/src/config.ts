@@ -95,6 +95,11 @@ export const CloudConfigSchema = section({
         minimum: 1,
         description: 'seconds between expected node status updates',
       }),
+      nodeMonitorGracePeriod: Type.Integer({
+        default: 40,
+        minimum: 1,
+        description: 'seconds without node status after which a node turns Ready=Unknown',
+      }),
     }),
     deviceController: section({ enable: enable('DeviceController: devices and twins') }),
     nodeGroupController: section({ enable: enable('NodeGroup and EdgeApplication controllers') }),

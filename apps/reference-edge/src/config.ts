@@ -63,6 +63,11 @@ export const EdgeConfigSchema = section({
         pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
         description: 'node name (a DNS subdomain)',
       }),
+      nodeStatusUpdateFrequency: Type.Integer({
+        default: 10,
+        minimum: 1,
+        description: 'seconds between node status reports to the cloud',
+      }),
       nodeLabels: Type.Record(Type.String(), Type.String(), {
         default: {},
         description: 'labels of the Node object',

@@ -6,6 +6,7 @@ import type { EdgeHub } from '@ke/edgehub';
 import type { EdgeConfig } from './config';
 import { createEdgeHubModule } from './edgehub-module';
 import { type MetaModule, startMetaModule } from './meta-module';
+import { startNodeStatus } from './node-status';
 
 /** Where each edge module's implementation lands, for the start-up report. */
 const MODULE_ISSUES: Record<keyof EdgeConfig['modules'], string> = {
@@ -30,6 +31,7 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
   const running: (keyof EdgeConfig['modules'])[] = [];
   let edgeHub: EdgeHub | undefined;
   let meta: MetaModule | undefined;
+  let nodeStatus: { stop(): void } | undefined;
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
@@ -66,6 +68,12 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
           logger,
         });
         edgeHub = module.hub;
+        nodeStatus = startNodeStatus({
+          hub: edgeHub,
+          nodeName,
+          labels: config.modules.edged.nodeLabels,
+          frequencyMs: config.modules.edged.nodeStatusUpdateFrequency * 1000,
+        });
         await edgeHub.start();
         running.push('edgeHub');
       }
@@ -73,6 +81,7 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
       logger.info({ nodeName }, 'ke-edge running; Ctrl-C stops it');
     },
     async stop() {
+      nodeStatus?.stop();
       await edgeHub?.stop();
       edgeHub = undefined;
       await router.stop();
