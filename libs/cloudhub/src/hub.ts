@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -68,6 +69,8 @@ export interface CloudHubEvents {
   disconnected: [NodeConnection & { reason: string }];
   /** An upstream message, its resource back in cloud form (`node/<id>/...`). */
   message: [{ node: string; message: Message }];
+  /** A node acknowledged a reliable message (it persisted that version of the object). */
+  acked: [{ node: string; msgId: string; uid?: string; resourceVersion?: string }];
   /** A frame or a connection refused; also logged and counted. */
   rejected: [{ node?: string; reason: RejectReason; detail: string }];
 }
@@ -295,6 +298,9 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       cert: serving.certificatePem,
       ca: this.#options.ca.certificatePem,
       requestCert: true,
+      // No session tickets: nodes reconnect rarely, and each ticket-capable session holds
+      // ~10 KB more per connection (benchmarks/cloudhub, docs/performance.md).
+      secureOptions: constants.SSL_OP_NO_TICKET,
       rejectUnauthorized: true,
     });
     server.on('request', (_request, response) => {
@@ -614,8 +620,8 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     this.emit('disconnected', { ...connection, reason });
   }
 
-  #send(session: Session, frame: string, type: 'ack' | 'noack'): void {
-    session.ws.send(frame);
+  #send(session: Session, frame: string, type: 'ack' | 'noack', onWritten?: () => void): void {
+    session.ws.send(frame, onWritten && ((error) => error || onWritten()));
     this.#metrics.sent.inc({ type });
     this.#metrics.bytesSent.inc(Buffer.byteLength(frame));
   }
@@ -635,8 +641,10 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
         this.#metrics.dropped.inc({ reason: 'stale' });
         continue;
       }
-      queue.markSent({ ...item, object }, Date.now() + this.#limits.ackTimeoutMs);
-      this.#send(session, item.frame, 'ack');
+      const entry = queue.markSent({ ...item, object });
+      this.#send(session, item.frame, 'ack', () => {
+        entry.dueAt = Date.now() + this.#limits.ackTimeoutMs;
+      });
     }
   }
 
@@ -666,9 +674,12 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       for (const entry of queue.inFlight.values()) {
         if (entry.dueAt > now) continue;
         entry.attempts += 1;
-        entry.dueAt = now + this.#retryDelay(entry.attempts);
+        entry.dueAt = Number.POSITIVE_INFINITY;
+        const delay = this.#retryDelay(entry.attempts);
         this.#metrics.retried.inc();
-        this.#send(session, entry.item.frame, 'ack');
+        this.#send(session, entry.item.frame, 'ack', () => {
+          entry.dueAt = Date.now() + delay;
+        });
       }
     }
   }
@@ -763,6 +774,14 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
 
   #onAck(node: string, item: Outgoing): void {
     this.#metrics.acked.inc();
+    if (this.listenerCount('acked') > 0) {
+      this.emit('acked', {
+        node,
+        msgId: item.message.header.msg_id,
+        ...(item.object ? { uid: item.object.uid } : {}),
+        ...(item.object?.resourceVersion ? { resourceVersion: item.object.resourceVersion } : {}),
+      });
+    }
     const object = item.object;
     // A delete needs no version to be recorded: without one, the ObjectSync would outlive the
     // object and a late change could bring it back at the node.

@@ -27,7 +27,10 @@ export interface InFlight {
   readonly item: Outgoing;
   /** Sends so far (1 after the first). */
   attempts: number;
-  /** When to send again without an acknowledgement (ms since epoch). */
+  /**
+   * When to send again without an acknowledgement (ms since epoch); infinite until the frame
+   * has been written to the socket, so time spent queued behind a large burst does not count.
+   */
   dueAt: number;
 }
 
@@ -87,9 +90,12 @@ export class NodeQueue {
     return undefined;
   }
 
-  markSent(item: Outgoing & { object: ObjectRef }, dueAt: number): void {
-    this.inFlight.set(item.message.header.msg_id, { item, attempts: 1, dueAt });
+  /** Marks `item` in flight; its deadline starts when the frame is written (see `InFlight`). */
+  markSent(item: Outgoing & { object: ObjectRef }): InFlight {
+    const entry: InFlight = { item, attempts: 1, dueAt: Number.POSITIVE_INFINITY };
+    this.inFlight.set(item.message.header.msg_id, entry);
     this.inFlightUids.set(item.object.uid, item);
+    return entry;
   }
 
   /** The in-flight message `msgId` was acknowledged: it leaves the queue. */
