@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startSource, type TestProcess } from '@ke/testing';
+import { freePort, startSource, type TestProcess, waitFor } from '@ke/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cloudMain = new URL('../../reference-cloud/src/main.ts', import.meta.url);
@@ -92,8 +92,13 @@ describe('ke-edge and ke-cloud', () => {
     cloud = startCloud();
     await cloud.waitForLine(/ke-cloud running/, 60_000);
     await cloud.waitForLine(/"msg":"node connected"/, 60_000);
-    expect(edge.lines.filter((l) => /"msg":"connected to the cloud"/.test(l)).length).toBe(
-      reconnectsBefore.length + 1,
+    // The cloud may log the connection before the edge does: wait for the edge's line too.
+    await waitFor(
+      'the edge to report the new connection',
+      () =>
+        edge.lines.filter((l) => /"msg":"connected to the cloud"/.test(l)).length ===
+        reconnectsBefore.length + 1,
+      { timeoutMs: 10_000 },
     );
 
     // A restarted edge reuses its certificate: no token needed.

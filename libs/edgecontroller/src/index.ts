@@ -24,8 +24,11 @@
  * });
  *
  * // cloudhub.dispatch in a real cloud; here the messages are collected.
- * const sent = [];
- * const controller = createEdgeController({ kubeConfig, dispatch: (m) => sent.push(m) });
+ * const sent = new Map(); // by resource, the latest message
+ * const controller = createEdgeController({
+ *   kubeConfig,
+ *   dispatch: (message) => sent.set(message.route.resource, message),
+ * });
  * await controller.start();
  *
  * // An edge node registers through cloudhub, then a pod is bound to it.
@@ -47,12 +50,13 @@
  *     spec: { nodeName: 'edge-1', containers: [{ name: 'web', image: 'nginx' }] },
  *   }),
  * });
- * for (let i = 0; i < 100 && !sent.some((m) => m.route.resource.endsWith('/pod/web')); i++) {
+ * const resource = 'node/edge-1/default/pod/web';
+ * for (let i = 0; i < 100 && !sent.has(resource); i++) {
  *   await new Promise((resolve) => setTimeout(resolve, 20));
  * }
- * const pod = sent.find((m) => m.route.resource.endsWith('/pod/web'));
- * console.log(pod.route.operation, pod.route.resource);
- * equal(pod.route.resource, 'node/edge-1/default/pod/web');
+ * const pod = sent.get(resource);
+ * console.log(pod.route.operation, pod.route.resource, 'resourceVersion', pod.header.resourceversion);
+ * equal(pod.content.spec.nodeName, 'edge-1');
  *
  * await controller.stop();
  * await api.stop();

@@ -4,7 +4,7 @@
  * answering local queries (and the cloud's, when it lacks an object) and telling local modules.
  *
  * ```js
- * import { equal } from 'node:assert/strict';
+ * import { deepEqual, equal } from 'node:assert/strict';
  * import { createMemoryStore } from '@ke/apiserver';
  * import { createMessage, createRouter } from '@ke/beehive';
  * import { createMetaManager } from '@ke/metamanager';
@@ -15,8 +15,11 @@
  * const meta = createMetaManager({ store, router });
  * await meta.start();
  *
- * // What edgehub hands over from the cloud: the reply comes once the change is stored.
- * const pod = (image, resourceVersion) =>
+ * // What edgehub hands over from the cloud: version 12, then a late version 11.
+ * const [newer, older] = [
+ *   ['nginx:1.27', '12'],
+ *   ['nginx:1.25', '11'],
+ * ].map(([image, resourceVersion]) =>
  *   createMessage({
  *     source: 'edgecontroller',
  *     group: 'resource',
@@ -28,15 +31,17 @@
  *       metadata: { name: 'web', namespace: 'default' },
  *       spec: { containers: [{ name: 'web', image }] },
  *     },
- *   });
- * const reply = await router.sendSync('metamanager', pod('nginx:1.27', '12'));
+ *   }),
+ * );
+ * // The reply comes once the change is stored: then edgehub ACKs it to the cloud.
+ * const reply = await router.sendSync('metamanager', newer);
  * equal(reply.content, 'OK');
  *
- * // A late, older version is acknowledged but does not replace the newer one.
- * equal(meta.apply(pod('nginx:1.25', '11')), 'stale');
- * const stored = await meta.query('default/pod/web');
- * console.log('stored', stored.spec.containers[0].image);
- * equal(stored.spec.containers[0].image, 'nginx:1.27');
+ * // The older version is acknowledged but does not replace the newer one.
+ * equal(meta.apply(older), 'stale');
+ * const stored = await meta.get('default/pod/web');
+ * console.log('stored', JSON.stringify(stored.spec));
+ * deepEqual(stored.spec, { containers: [{ name: 'web', image: 'nginx:1.27' }] });
  *
  * await meta.stop();
  * await router.stop();

@@ -51,11 +51,12 @@ export interface MetaManager {
    */
   apply(message: Message): ApplyResult;
   /**
-   * The object at `resource` (`<ns>/<type>/<name>`), or the list of them (`<ns>/<type>`), from
-   * the store; a single object missing here is asked from the cloud, stored, and returned.
-   * Throws `KE_META_INVALID`, `KE_META_NOT_FOUND`.
+   * The object at `resource` (`<ns>/<type>/<name>`) from the store; one missing here is asked
+   * from the cloud, stored, and returned. Throws `KE_META_INVALID`, `KE_META_NOT_FOUND`.
    */
-  query(resource: string, options?: { signal?: AbortSignal }): Promise<KubeObject | KubeObject[]>;
+  get(resource: string, options?: { signal?: AbortSignal }): Promise<KubeObject>;
+  /** The objects of `<ns>/<type>` (`null/<type>` for cluster-scoped) in the store. */
+  list(resource: string): KubeObject[];
 }
 
 /** Operations that change an object. */
@@ -250,15 +251,16 @@ class MetaManagerImpl implements MetaManager {
     }
   }
 
-  async query(resource: string, options: { signal?: AbortSignal } = {}) {
-    const named = parseEdgeResourceName(resource);
-    const target = targetOf(resource, { needName: named });
-    if (!named) {
-      return this.#store.list(target.key.resource, { namespace: target.key.namespace }).items;
-    }
+  async get(resource: string, options: { signal?: AbortSignal } = {}): Promise<KubeObject> {
+    const target = targetOf(resource, { needName: true });
     const local = this.#store.get(target.key);
     if (local) return local.object;
     return this.#queryCloud(resource, target, options.signal);
+  }
+
+  list(resource: string): KubeObject[] {
+    const target = targetOf(resource, { needName: false });
+    return this.#store.list(target.key.resource, { namespace: target.key.namespace }).items;
   }
 
   async #queryCloud(resource: string, target: Target, signal?: AbortSignal): Promise<KubeObject> {
@@ -310,7 +312,10 @@ class MetaManagerImpl implements MetaManager {
   async #handle(message: Message): Promise<void> {
     const { operation, source } = message.route;
     if (operation === Operation.Query) {
-      await this.#answer(message, () => this.query(message.route.resource));
+      const { resource } = message.route;
+      await this.#answer(message, () =>
+        parseEdgeResourceName(resource) ? this.get(resource) : this.list(resource),
+      );
       return;
     }
     if (CHANGES.has(operation) && !LOCAL_SOURCES.has(source ?? '')) {

@@ -158,8 +158,8 @@ describe('metamanager', () => {
         '3',
       ),
     );
-    expect(await meta.query('default/configmap/local')).toMatchObject({ data: { a: '1' } });
-    await expect(meta.query('default/configmap/remote')).rejects.toMatchObject({
+    expect(await meta.get('default/configmap/local')).toMatchObject({ data: { a: '1' } });
+    await expect(meta.get('default/configmap/remote')).rejects.toMatchObject({
       code: 'KE_META_NOT_FOUND',
     });
     const asked: string[] = [];
@@ -179,9 +179,9 @@ describe('metamanager', () => {
         );
       },
     });
-    expect(await meta.query('default/configmap/remote')).toMatchObject({ data: { b: '2' } });
-    expect(await meta.query('default/configmap/remote')).toMatchObject({ data: { b: '2' } });
+    expect(await meta.get('default/configmap/remote')).toMatchObject({ data: { b: '2' } });
+    expect(await meta.get('default/configmap/remote')).toMatchObject({ data: { b: '2' } });
     expect(asked).toEqual(['default/configmap/remote']); // stored: the second came from disk
-    expect((await meta.query('default/configmap')) as unknown[]).toHaveLength(2);
+    expect(meta.list('default/configmap')).toHaveLength(2);
   });
 });
