@@ -55,6 +55,7 @@ export class DeliveryLedger {
   recordDelivered(record: DeliveredObject): void {
     const key = objectSyncName(record.node, record.uid);
     this.#versions.set(key, record.resourceVersion);
+    this.#tombstones.delete(key);
     this.#pending.set(key, { op: 'save', record });
     this.#queue.add(key);
   }
@@ -64,14 +65,19 @@ export class DeliveryLedger {
     return this.#tombstones.has(objectSyncName(node, uid));
   }
 
+  /** `node` is sent object `uid` again on purpose (an insert): its deletion no longer holds. */
+  revive(node: string, uid: string): void {
+    this.#tombstones.delete(objectSyncName(node, uid));
+  }
+
   /**
    * `node` deleted the object: its ObjectSync goes too. The hub remembers the deletion in
    * memory, so a late change of the same object is not sent to resurrect it.
    */
-  recordDeleted(record: DeliveredObject): void {
+  recordDeleted(record: DeliveredObject, { tombstone = true }: { tombstone?: boolean } = {}): void {
     const key = objectSyncName(record.node, record.uid);
     this.#versions.delete(key);
-    this.#tombstones.add(key);
+    if (tombstone) this.#tombstones.add(key);
     this.#pending.set(key, { op: 'remove', record });
     this.#queue.add(key);
   }

@@ -187,6 +187,7 @@ function objectOf(message: Message, type: string): ObjectRef | undefined {
     apiVersion: typeof content?.apiVersion === 'string' ? content.apiVersion : 'v1',
     resourceVersion,
     deleted: message.route.operation === Operation.Delete,
+    inserted: message.route.operation === Operation.Insert,
   };
 }
 
@@ -421,6 +422,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     const object = objectOf(message, parts.type);
     const queue = this.#queueOf(node);
     if (object) {
+      if (object.inserted) this.#ledger.revive(node, object.uid);
       if (this.#isStale(node, object)) {
         this.#metrics.dropped.inc({ reason: 'stale' });
         return 'stale';
@@ -795,7 +797,9 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
         apiVersion: object.apiVersion,
         resourceVersion: object.resourceVersion ?? '',
       };
-      if (object.deleted) this.#ledger.recordDeleted(record);
+      // An insert queued since the delete was sent brings the object back: no tombstone.
+      const revived = this.#queues.get(node)?.waiting.get(object.uid)?.object?.inserted === true;
+      if (object.deleted) this.#ledger.recordDeleted(record, { tombstone: !revived });
       else this.#ledger.recordDelivered(record);
     }
     this.#pump(node);

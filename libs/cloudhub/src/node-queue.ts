@@ -20,6 +20,11 @@ export interface ObjectRef {
   readonly apiVersion: string;
   readonly resourceVersion: string | undefined;
   readonly deleted: boolean;
+  /**
+   * The node is sent the object afresh (operation insert): the controller wants the node to
+   * have it again, e.g. a ConfigMap removed from the node and now used by a new pod there.
+   */
+  readonly inserted?: boolean;
 }
 
 /** A reliable message sent and not yet acknowledged. */
@@ -65,7 +70,9 @@ export class NodeQueue {
       const newer = isNewerVersion(item.object.resourceVersion, newest.object.resourceVersion);
       // A delete wins over a queued change of the same version: it is the object's last word.
       const deletes = item.object.deleted && !newest.object.deleted;
-      if (!newer && !deletes) return 'superseded';
+      // And an insert after a delete brings the object back: the controller wants it there.
+      const revives = item.object.inserted === true && newest.object.deleted;
+      if (!newer && !deletes && !revives) return 'superseded';
     }
     // Deleting the key first puts the newer message at the back, behind what was queued
     // after the older one: the node sees changes in the order they happened.

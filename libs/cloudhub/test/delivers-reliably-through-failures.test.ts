@@ -332,3 +332,37 @@ describe('a delete', () => {
     expect(hub.dispatch(configMapChange({ ...base, resourceVersion: '9' }))).toBe('stale');
   });
 });
+
+describe('an object deleted at a node', () => {
+  it('is not brought back by a late update, but an insert sends it again', async () => {
+    const hub = await startHub();
+    const edge = await edgeOf('edge-revive', hub.url);
+    await connected(hub, 'edge-revive');
+    const change = (operation: string, resourceVersion: string) =>
+      configMapChange({
+        node: 'edge-revive',
+        name: 'shared',
+        uid: 'u-shared',
+        operation,
+        resourceVersion,
+      });
+
+    // Sent because a pod uses it, then removed because no pod does any more.
+    hub.dispatch(change(Operation.Insert, '5'));
+    await stored(edge, 'u-shared', '5');
+    hub.dispatch(change(Operation.Delete, '5'));
+    await waitFor(
+      'the delete',
+      () => !edge.store.objects.has('u-shared') && hub.queueDepth() === 0,
+    );
+
+    // A late update of the deleted object is stale; a new pod using it sends it again.
+    expect(hub.dispatch(change(Operation.Update, '5'))).toBe('stale');
+    expect(hub.dispatch(change(Operation.Insert, '5'))).toBe('queued');
+    await waitFor(
+      'the object back',
+      () => edge.store.objects.get('u-shared')?.resourceVersion === '5',
+    );
+    expect(edge.store.received.get('u-shared')).toEqual(['insert:5', 'delete:5', 'insert:5']);
+  });
+});

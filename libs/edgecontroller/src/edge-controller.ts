@@ -11,6 +11,7 @@ import { createInformer, type Informer, type KubeConfig, toKubeError } from '@ke
 import {
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   type KubernetesObject,
   PatchStrategy,
   setHeaderOptions,
@@ -67,11 +68,28 @@ const BROADCAST = [
   { type: 'endpointslice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
 ] as const;
 
+/** Edge resource types by kind, for the objects cloudhub records in ObjectSyncs. */
+const TYPE_OF_KIND: Readonly<Record<string, string>> = {
+  Pod: 'pod',
+  ConfigMap: 'configmap',
+  Secret: 'secret',
+  Service: 'service',
+  Endpoints: 'endpoints',
+  EndpointSlice: 'endpointslice',
+};
+
+/** What cloudhub recorded as delivered: ObjectSync `<node>.<uid>` (reliablesyncs.kubeedge.io). */
+interface ObjectSyncItem {
+  metadata?: { name?: string; namespace?: string };
+  spec?: { objectKind?: string; objectName?: string; objectAPIVersion?: string };
+}
+
 class EdgeControllerImpl implements EdgeController {
   readonly #options: EdgeControllerOptions;
   readonly #logger: EdgeControllerLogger;
   readonly #core: CoreV1Api;
   readonly #coordination: CoordinationV1Api;
+  readonly #customObjects: CustomObjectsApi;
   readonly #nodes: Informer<V1Node>;
   readonly #pods: Informer<V1Pod>;
   readonly #configMaps: Informer<Named>;
@@ -87,6 +105,7 @@ class EdgeControllerImpl implements EdgeController {
     const kubeConfig = options.kubeConfig;
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
     this.#coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
     const logger = this.#logger as never;
     this.#nodes = createInformer<V1Node>({
       kubeConfig,
@@ -142,6 +161,7 @@ class EdgeControllerImpl implements EdgeController {
     ];
     for (const informer of informers) informer.start();
     await Promise.all(informers.map((informer) => informer.waitForSync()));
+    await this.#removeWhatNodesNoLongerNeed();
     const period = this.#options.nodeMonitorPeriodMs ?? 5000;
     this.#monitor = setInterval(() => void this.#monitorNodes(), period);
     this.#monitor.unref();
@@ -208,13 +228,7 @@ class EdgeControllerImpl implements EdgeController {
 
   /** Sends the ConfigMaps and Secrets the node's pods use, and deletes those none uses now. */
   #syncReferences(node: string): void {
-    const wanted = new Set<string>();
-    for (const pod of this.#pods.byIndex('nodeName', node)) {
-      const namespace = pod.metadata?.namespace ?? '';
-      const { configMaps, secrets } = referencesOf(pod);
-      for (const name of configMaps) wanted.add(`configmap:${namespace}/${name}`);
-      for (const name of secrets) wanted.add(`secret:${namespace}/${name}`);
-    }
+    const wanted = this.#wantedReferences(node);
     const sent = this.#sent.get(node) ?? new Set<string>();
     for (const ref of wanted) {
       if (sent.has(ref)) continue;
@@ -230,6 +244,86 @@ class EdgeControllerImpl implements EdgeController {
       if (object) this.#send(node, ref.split(':')[0] ?? '', Operation.Delete, object);
     }
     this.#sent.set(node, sent);
+  }
+
+  /** The ConfigMaps and Secrets the node's pods use, as `<type>:<ns>/<name>`. */
+  #wantedReferences(node: string): Set<string> {
+    const wanted = new Set<string>();
+    for (const pod of this.#pods.byIndex('nodeName', node)) {
+      const namespace = pod.metadata?.namespace ?? '';
+      const { configMaps, secrets } = referencesOf(pod);
+      for (const name of configMaps) wanted.add(`configmap:${namespace}/${name}`);
+      for (const name of secrets) wanted.add(`secret:${namespace}/${name}`);
+    }
+    return wanted;
+  }
+
+  /**
+   * Deletes at each node what it was sent (its ObjectSyncs say so) and should no longer have:
+   * objects deleted, pods no longer bound to it, ConfigMaps or Secrets none of its pods uses,
+   * while no controller watched (ke-cloud was down; the API was not). KubeEdge's SyncController
+   * does the same from the ObjectSyncs. Changes are not the concern here: the
+   * sync of every node at start sends each object it should have, and cloudhub drops the
+   * versions it already holds. An object recreated under the same name is replaced at the node
+   * by that sync, so its old incarnation gets no delete (which would remove the new one).
+   */
+  async #removeWhatNodesNoLongerNeed(): Promise<void> {
+    let syncs: ObjectSyncItem[];
+    try {
+      syncs = await this.#listObjectSyncs();
+    } catch (error) {
+      this.#logger.warn?.({ err: error }, 'cannot read ObjectSyncs; nodes keep deleted objects');
+      return;
+    }
+    const wantedReferences = new Map<string, Set<string>>();
+    for (const sync of syncs) {
+      const name = sync.metadata?.name ?? '';
+      const dot = name.lastIndexOf('.');
+      const node = name.slice(0, dot);
+      const uid = name.slice(dot + 1);
+      const type = TYPE_OF_KIND[sync.spec?.objectKind ?? ''];
+      const namespace = sync.metadata?.namespace ?? '';
+      const objectName = sync.spec?.objectName ?? '';
+      if (dot <= 0 || !uid || !type || !objectName || !this.#isEdgeNode(node)) continue;
+      const key = `${namespace}/${objectName}`;
+      let wanted: boolean;
+      if (type === 'pod') {
+        wanted = this.#pods.get(key)?.spec?.nodeName === node;
+      } else if (type === 'configmap' || type === 'secret') {
+        let references = wantedReferences.get(node);
+        if (!references) {
+          references = this.#wantedReferences(node);
+          wantedReferences.set(node, references);
+        }
+        wanted = references.has(`${type}:${key}`) && this.#lookup(`${type}:${key}`) !== undefined;
+      } else {
+        wanted = this.#broadcast.find((b) => b.type === type)?.informer.get(key) !== undefined;
+      }
+      if (wanted) continue;
+      this.#logger.info?.({ node, resource: `${type} ${key}` }, 'removing from the node');
+      this.#send(node, type, Operation.Delete, {
+        apiVersion: sync.spec?.objectAPIVersion ?? 'v1',
+        kind: sync.spec?.objectKind ?? '',
+        metadata: { name: objectName, namespace, uid },
+      });
+    }
+  }
+
+  async #listObjectSyncs(): Promise<ObjectSyncItem[]> {
+    const items: ObjectSyncItem[] = [];
+    let token: string | undefined;
+    do {
+      const page = (await this.#customObjects.listCustomObjectForAllNamespaces({
+        group: 'reliablesyncs.kubeedge.io',
+        version: 'v1alpha1',
+        plural: 'objectsyncs',
+        limit: 500,
+        ...(token ? { _continue: token } : {}),
+      })) as { items?: ObjectSyncItem[]; metadata?: { _continue?: string; continue?: string } };
+      items.push(...(page.items ?? []));
+      token = page.metadata?.continue || page.metadata?._continue || undefined;
+    } while (token);
+    return items;
   }
 
   #lookup(ref: string): Named | undefined {
@@ -404,9 +498,10 @@ class EdgeControllerImpl implements EdgeController {
 
 /**
  * KubeEdge's EdgeController: sends each edge node its pods, the ConfigMaps and Secrets they
- * use, and every Service, Endpoints and EndpointSlice, through cloudhub; applies what nodes
- * report (registration, node status, leases, pod status) to the API; answers their queries;
- * and turns a silent node's Ready condition Unknown without evicting its pods.
+ * use, and every Service, Endpoints and EndpointSlice, through cloudhub (at start, also the
+ * deletion of what a node was sent and should no longer have); applies what nodes report
+ * (registration, node status, leases, pod status) to the API; answers their queries; and
+ * turns a silent node's Ready condition Unknown without evicting its pods.
  */
 export function createEdgeController(options: EdgeControllerOptions): EdgeController {
   return new EdgeControllerImpl(options);
