@@ -15,6 +15,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { cell, cpuPressureUs, format, median, percentile, ratio } from '../stats';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -257,19 +258,6 @@ function lcg(seed: number): () => number {
     state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
     return state / 2 ** 32;
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
-}
-
-function median(values: number[]): number {
-  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (finite.length === 0) return Number.NaN;
-  const mid = finite.length >> 1;
-  return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
 }
 
 type Metrics = Record<string, number>;
@@ -669,38 +657,6 @@ const ROWS: Row[] = [
     digits: 0,
   },
 ];
-
-function format(value: number, digits: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function cell(values: number[], digits: number): string {
-  const finite = values.filter((value) => Number.isFinite(value));
-  if (finite.length === 0) return 'n/a';
-  const mid = format(median(finite), digits);
-  if (finite.length < 2) return mid;
-  return `${mid} (${format(Math.min(...finite), digits)}–${format(Math.max(...finite), digits)})`;
-}
-
-function ratio(file: number, memory: number): string {
-  if (!Number.isFinite(file) || !Number.isFinite(memory) || memory === 0) return '';
-  if (file <= 0 || memory < 0) return '';
-  return `${(file / memory).toFixed(2)}×`;
-}
-
-/** Microseconds some task waited for a CPU since boot (Linux PSI), or undefined without PSI. */
-function cpuPressureUs(): number | undefined {
-  try {
-    const match = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function main(): Promise<void> {
   const started = new Date();

@@ -28,13 +28,13 @@ import {
 } from '@ke/beehive';
 import { type CertifiedKey, issueCertificate } from '@ke/pki';
 import { type ClientOptions, type RawData, WebSocket } from 'ws';
+import { percentile } from '../stats';
 import {
   CHUNK_SIZE,
   chunkFile,
   type NodeIdentity,
   nodeName,
   PROJECT_ID,
-  percentile,
   type Request,
   serveRequests,
 } from './protocol';

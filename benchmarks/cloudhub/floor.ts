@@ -27,7 +27,8 @@ import {
 import { fileURLToPath } from 'node:url';
 import { type CertifiedKey, createCertificateAuthority, issueCertificate } from '@ke/pki';
 import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
-import { median, openFileLimit, serveRequests } from './protocol';
+import { median } from '../stats';
+import { openFileLimit, serveRequests } from './protocol';
 
 const VARIANTS: Record<string, string> = {
   tcp: 'plain TCP (net.Server)',

@@ -102,16 +102,3 @@ export function serveRequests(
   process.on('SIGINT', () => void close(0));
   write({ ready: true, pid: process.pid, ...ready });
 }
-
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
-}
-
-export function median(values: number[]): number {
-  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (finite.length === 0) return Number.NaN;
-  const mid = finite.length >> 1;
-  return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
-}

@@ -20,7 +20,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority } from '@ke/pki';
-import { CHUNK_SIZE, median, percentile } from './protocol';
+import { cell, cpuPressureUs, format, median, percentile, ratio } from '../stats';
+import { CHUNK_SIZE } from './protocol';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -562,37 +563,6 @@ const ROWS = (nodes: number): Row[] => [
 
 function fmtInt(n: number): string {
   return n.toLocaleString('en-US');
-}
-
-function format(value: number, digits: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function cell(values: number[], digits: number): string {
-  const finite = values.filter((value) => Number.isFinite(value));
-  if (finite.length === 0) return 'n/a';
-  const mid = format(median(finite), digits);
-  if (finite.length < 2) return mid;
-  return `${mid} (${format(Math.min(...finite), digits)}–${format(Math.max(...finite), digits)})`;
-}
-
-function ratio(a: number, b: number): string {
-  if (!Number.isFinite(a) || !Number.isFinite(b) || a <= 0 || b <= 0) return '';
-  return `${(a / b).toFixed(2)}×`;
-}
-
-/** Microseconds some task waited for a CPU since boot (Linux PSI), or undefined without PSI. */
-function cpuPressureUs(): number | undefined {
-  try {
-    const match = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function main(): Promise<void> {

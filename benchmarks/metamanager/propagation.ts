@@ -33,7 +33,8 @@ import { fileURLToPath } from 'node:url';
 import { loadKubeConfig } from '@ke/kube';
 import { freePort, startProcess, startSource, type TestProcess } from '@ke/testing';
 import Database from 'better-sqlite3';
-import { percentile, pod } from './workload';
+import { percentile } from '../stats';
+import { pod } from './workload';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');

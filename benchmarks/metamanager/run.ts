@@ -15,13 +15,13 @@
  * Loopback only; every loop bounded in count and time; stops only the processes it started.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { cell, cpuPressureUs, format, median } from '../stats';
 import { type Metrics, runPropagation } from './propagation';
-import { median } from './workload';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -175,32 +175,6 @@ async function storePhase(): Promise<Map<string, Record<Impl, StoreResult[]>>> {
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-function format(value: number, digits: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function cell(values: number[], digits: number): string {
-  const finite = values.filter((value) => Number.isFinite(value));
-  if (finite.length === 0) return 'n/a';
-  const mid = format(median(finite), digits);
-  if (finite.length < 2) return mid;
-  return `${mid} (${format(Math.min(...finite), digits)}–${format(Math.max(...finite), digits)})`;
-}
-
-/** Microseconds some task waited for a CPU since boot (Linux PSI), or undefined without PSI. */
-function cpuPressureUs(): number | undefined {
-  try {
-    const match = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const STORE_ROWS: Array<{ key: string; label: string }> = [
   { key: 'insert', label: 'insert (apply, new object)' },
