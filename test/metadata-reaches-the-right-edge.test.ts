@@ -198,6 +198,79 @@ describeWithSystem('the metadata path, ke-cloud to two ke-edge nodes', [command(
     );
   });
 
+  it('brings events written at an edge to the cloud, but not those about another node', async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'evented', namespace: 'default' },
+      spec: { nodeName: 'edge-1', containers: [{ name: 'c', image: 'busybox' }] },
+    });
+    await waitFor(
+      'the pod at edge-1',
+      async () => (await names('edge-1', 'pods')).includes('pod/evented'),
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    const event = (node: string, name: string, involvedObject: object, count = 1) => ({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name, namespace: 'default' },
+      involvedObject,
+      reason: 'Pulled',
+      message: `seen ${count} time(s)`,
+      type: 'Normal',
+      count,
+      source: { component: 'edged', host: node },
+      firstTimestamp: '2026-11-29T10:00:00Z',
+      lastTimestamp: '2026-11-29T10:00:00Z',
+    });
+    const atEdgeApply = async (node: string, manifest: object) => {
+      const file = join(dir, `event-${Date.now()}-${Math.random()}.json`);
+      await writeFile(file, JSON.stringify(manifest));
+      await atEdge(node, 'apply', '-f', file);
+    };
+    const podRef = { kind: 'Pod', namespace: 'default', name: 'evented', apiVersion: 'v1' };
+    const cloudEvent = async (name: string) => {
+      const { stdout } = await kubectl('get', 'events', '-o', 'json');
+      const items = JSON.parse(stdout).items as {
+        metadata: { name: string };
+        count?: number;
+        source?: { host?: string };
+      }[];
+      return items.find((item) => item.metadata.name === name);
+    };
+
+    await atEdgeApply('edge-1', event('edge-1', 'evented.pulled', podRef));
+    const created = await waitFor('the event in the cloud', () => cloudEvent('evented.pulled'), {
+      timeoutMs: 30_000,
+      intervalMs: 300,
+    });
+    expect(created.source?.host).toBe('edge-1');
+
+    await atEdgeApply('edge-1', event('edge-1', 'evented.pulled', podRef, 2));
+    await waitFor(
+      'the count to follow',
+      async () => (await cloudEvent('evented.pulled'))?.count === 2,
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+
+    // edge-2 reports about edge-1's pod and about edge-1: refused. About itself: accepted.
+    await atEdgeApply('edge-2', event('edge-2', 'forged.pod', podRef));
+    await atEdgeApply(
+      'edge-2',
+      event('edge-2', 'forged.node', { kind: 'Node', name: 'edge-1', apiVersion: 'v1' }),
+    );
+    await atEdgeApply(
+      'edge-2',
+      event('edge-2', 'edge-2.own', { kind: 'Node', name: 'edge-2', apiVersion: 'v1' }),
+    );
+    await waitFor('edge-2 own event in the cloud', () => cloudEvent('edge-2.own'), {
+      timeoutMs: 30_000,
+      intervalMs: 300,
+    });
+    expect(await cloudEvent('forged.pod')).toBeUndefined();
+    expect(await cloudEvent('forged.node')).toBeUndefined();
+  });
+
   it('turns a stopped edge Unknown within the grace period', async () => {
     expect(await edges['edge-2']!.stop('SIGTERM', 20_000)).toBe(0);
     await waitFor(

@@ -75,11 +75,11 @@ export function createEdgeHubModule(options: {
         if (failure?.retryable) {
           throw new Error(`${module}: ${failure.code}: ${failure.message}`);
         }
-        // Never storable (malformed): acknowledged, so the cloud does not resend it forever.
-        logger.warn(
-          { resource: message.route.resource, code: failure?.code, reason: failure?.message },
-          'refused a message from the cloud',
-        );
+        // Never storable (malformed): the cloud gets an error response and stops resending it.
+        throw Object.assign(new Error(`${module}: ${failure?.message ?? 'refused'}`), {
+          code: failure?.code ?? 'KE_EDGE_REFUSED',
+          retryable: false,
+        });
       }
     },
   });

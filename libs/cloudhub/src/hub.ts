@@ -71,6 +71,12 @@ export interface CloudHubEvents {
   message: [{ node: string; message: Message }];
   /** A node acknowledged a reliable message (it persisted that version of the object). */
   acked: [{ node: string; msgId: string; uid?: string; resourceVersion?: string }];
+  /**
+   * A node refused a reliable message for good (an `error` response to it: it can never store
+   * it); the message leaves the queue and is not sent again. Logged, and counted as dropped
+   * with reason `refused`.
+   */
+  refused: [{ node: string; msgId: string; resource: string; code?: string; detail: string }];
   /** A frame or a connection refused; also logged and counted. */
   rejected: [{ node?: string; reason: RejectReason; detail: string }];
 }
@@ -710,6 +716,13 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     const { operation } = message.route;
     if (operation === Operation.Keepalive) return;
     const parent = message.header.parent_msg_id;
+    if (operation === Operation.Error && parent) {
+      const refused = this.#queues.get(session.node)?.acknowledge(parent);
+      if (refused) {
+        this.#onRefused(session.node, refused.item.message, message.content);
+        return;
+      }
+    }
     if (operation === Operation.Response && parent) {
       const acked = this.#queues.get(session.node)?.acknowledge(parent);
       if (acked) {
@@ -772,6 +785,31 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       parentId: request.header.msg_id,
     });
     this.#send(session, encodeMessage(reply), 'noack');
+  }
+
+  #onRefused(node: string, refused: Message, content: unknown): void {
+    const reason = (typeof content === 'object' && content !== null ? content : {}) as {
+      code?: unknown;
+      message?: unknown;
+    };
+    const code = typeof reason.code === 'string' ? reason.code : undefined;
+    const detail =
+      typeof content === 'string' ? content : String(reason.message ?? JSON.stringify(content));
+    this.#metrics.dropped.inc({ reason: 'refused' });
+    log(
+      this.#logger,
+      'warn',
+      { node, msgId: refused.header.msg_id, resource: refused.route.resource, code, detail },
+      'the node refused a message; it is not sent again',
+    );
+    this.emit('refused', {
+      node,
+      msgId: refused.header.msg_id,
+      resource: refused.route.resource,
+      ...(code === undefined ? {} : { code }),
+      detail,
+    });
+    this.#pump(node);
   }
 
   #onAck(node: string, item: Outgoing): void {

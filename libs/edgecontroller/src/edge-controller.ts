@@ -11,6 +11,7 @@ import { createInformer, type Informer, type KubeConfig, toKubeError } from '@ke
 import {
   CoordinationV1Api,
   CoreV1Api,
+  type CoreV1Event,
   CustomObjectsApi,
   type KubernetesObject,
   PatchStrategy,
@@ -365,6 +366,10 @@ class EdgeControllerImpl implements EdgeController {
         await this.#nodeStatus(node, message.content as { status?: V1Node['status'] });
       } else if (parts.type === 'lease' && parts.name === node) {
         await this.#lease(node, message.content as V1Lease);
+      } else if (parts.type === 'event' && parts.namespace && parts.name) {
+        if (operation !== Operation.Delete) {
+          await this.#event(node, parts.namespace, parts.name, message.content);
+        }
       } else if ((parts.type === 'podstatus' || parts.type === 'pod') && parts.namespace) {
         await this.#podStatus(node, parts.namespace, parts.name ?? '', message.content);
       } else {
@@ -435,6 +440,53 @@ class EdgeControllerImpl implements EdgeController {
     await this.#core.patchNamespacedPodStatus({ name, namespace, body: { status } }, mergePatch);
   }
 
+  /**
+   * A Kubernetes Event reported by the node (edged, or a local client of the MetaServer):
+   * created in the API, or, when it exists, its count, times and message brought up to date.
+   * A node may report about itself, its own pods and other objects, never about another node
+   * or another node's pod. Deletions are not forwarded: events expire in the API.
+   */
+  async #event(node: string, namespace: string, name: string, content: unknown) {
+    const reported = (content ?? {}) as CoreV1Event;
+    const involved = reported.involvedObject;
+    const refusal = !involved
+      ? 'it names no involved object'
+      : involved.kind === 'Node' && involved.name !== node
+        ? `it is about node ${involved.name}`
+        : involved.kind === 'Pod' &&
+            this.#pods.get(`${involved.namespace ?? namespace}/${involved.name}`)?.spec
+              ?.nodeName !== node
+          ? `it is about pod ${involved.namespace ?? namespace}/${involved.name}, not one of this node's`
+          : reported.source?.host && reported.source.host !== node
+            ? `its source is host ${reported.source.host}`
+            : undefined;
+    if (refusal) {
+      this.#logger.warn?.({ node, event: `${namespace}/${name}` }, `event refused: ${refusal}`);
+      return;
+    }
+    const {
+      resourceVersion: _rv,
+      uid: _uid,
+      creationTimestamp: _created,
+      ...metadata
+    } = reported.metadata ?? {};
+    const body: CoreV1Event = {
+      ...reported,
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { ...metadata, name, namespace },
+      involvedObject: involved!,
+      source: { component: reported.source?.component ?? 'edged', host: node },
+    };
+    try {
+      await this.#core.createNamespacedEvent({ namespace, body });
+    } catch (error) {
+      if (toKubeError(error, 'create event').code !== 'KE_KUBE_ALREADY_EXISTS') throw error;
+      const { metadata: _metadata, ...changes } = body;
+      await this.#core.patchNamespacedEvent({ name, namespace, body: changes }, mergePatch);
+    }
+  }
+
   /** Answers an edge's query for an object it may have: its pods' ConfigMaps and Secrets. */
   async #answer(node: string, query: Message, parts: ReturnType<typeof parseCloudResource>) {
     const ref = `${parts.type}:${parts.namespace}/${parts.name}`;
@@ -500,7 +552,7 @@ class EdgeControllerImpl implements EdgeController {
  * KubeEdge's EdgeController: sends each edge node its pods, the ConfigMaps and Secrets they
  * use, and every Service, Endpoints and EndpointSlice, through cloudhub (at start, also the
  * deletion of what a node was sent and should no longer have); applies what nodes report
- * (registration, node status, leases, pod status) to the API; answers their queries; and
+ * (registration, node status, leases, pod status, events) to the API; answers their queries; and
  * turns a silent node's Ready condition Unknown without evicting its pods.
  */
 export function createEdgeController(options: EdgeControllerOptions): EdgeController {

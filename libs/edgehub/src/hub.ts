@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   createAck,
   createKeepalive,
+  createResponse,
   encodeMessage,
   type Message,
   Operation,
@@ -48,7 +49,10 @@ export interface EdgeHubOptions {
   /**
    * Receives every downstream message (resource in edge form). For insert, update, patch and
    * delete the ACK is sent only after it resolves, so resolve once the change is persisted;
-   * throwing leaves the message unacknowledged, and the cloud sends it again.
+   * throwing leaves the message unacknowledged, and the cloud sends it again. To refuse a
+   * message for good (it can never be stored: a malformed resource, content of the wrong
+   * kind), throw an error with `retryable: false`: the cloud gets an `error` response to it
+   * (content `{ code, message }`) instead of an ACK, and stops sending it.
    */
   readonly handler: (message: Message) => Promise<void> | void;
   /**
@@ -480,6 +484,25 @@ class EdgeHubImpl extends EventEmitter<EdgeHubEvents> implements EdgeHub {
     try {
       await this.#options.handler(message);
     } catch (error) {
+      const refusal = error as { retryable?: unknown; code?: unknown; message?: unknown };
+      if (refusal?.retryable === false && ACKED_OPERATIONS.has(message.route.operation)) {
+        this.#log(
+          'warn',
+          { resource: message.route.resource, operation: message.route.operation, err: error },
+          'refused a message from the cloud; it will not be sent again',
+        );
+        if (ws.readyState !== WebSocket.OPEN) return;
+        const reply = createResponse(message, {
+          source: 'edgehub',
+          operation: Operation.Error,
+          content: {
+            code: typeof refusal.code === 'string' ? refusal.code : 'KE_EDGEHUB_REFUSED',
+            message: String(refusal.message ?? error),
+          },
+        });
+        ws.send(encodeMessage(reply));
+        return;
+      }
       this.#log(
         'error',
         { resource: message.route.resource, operation: message.route.operation, err: error },

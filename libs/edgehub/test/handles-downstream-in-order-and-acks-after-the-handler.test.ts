@@ -144,4 +144,40 @@ describe('downstream messages', () => {
       retriedBefore,
     );
   });
+
+  it('answer the cloud with an error when the handler refuses one for good; it is not resent', async () => {
+    const node = 'edge-refusing';
+    const hub = await answeringHub(200);
+    const attempts: string[] = [];
+    const edge = await connectedEdge(hub, node, (message) => {
+      attempts.push(nameOf(message));
+      if (nameOf(message) === 'broken') {
+        throw Object.assign(new Error('content is not a ConfigMap'), {
+          code: 'KE_META_INVALID',
+          retryable: false,
+        });
+      }
+    });
+    const droppedBefore = await metricValue(hub, 'cloudhub_messages_dropped_total');
+    const refused = nextEvent<[{ node: string; msgId: string; code?: string; detail: string }]>(
+      hub,
+      'refused',
+    );
+    const broken = configMapChange(node, 'broken');
+    hub.dispatch(broken);
+    hub.dispatch(configMapChange(node, 'fine'));
+    const [event] = await refused;
+    expect(event).toMatchObject({
+      node,
+      msgId: broken.header.msg_id,
+      code: 'KE_META_INVALID',
+      detail: 'content is not a ConfigMap',
+    });
+    await waitFor('the queue to drain', () => hub.queueDepth(node) === 0, { timeoutMs: 5_000 });
+    // Several ACK timeouts later, the refused message has not come back.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await everythingSentHasArrived(edge);
+    expect(attempts).toEqual(['broken', 'fine']);
+    expect(await metricValue(hub, 'cloudhub_messages_dropped_total')).toBe(droppedBefore + 1);
+  });
 });

@@ -23,6 +23,12 @@ export interface MetaServerOptions {
   readonly logger?: MetaManagerLogger;
 }
 
+/**
+ * Objects the edge reports but the cloud never sends down: kept locally (so `kubectl get
+ * events` at the edge shows them) and sent on to the cloud.
+ */
+const UPSTREAM_ONLY: Readonly<Record<string, string>> = { 'core/events': 'event' };
+
 const OPERATION_OF_EVENT = {
   ADDED: Operation.Insert,
   MODIFIED: Operation.Update,
@@ -40,7 +46,7 @@ const OPERATION_OF_EVENT = {
 export function createMetaServer(options: MetaServerOptions): ApiServer {
   const cloudModule = options.cloudModule ?? ModuleName.EdgeHub;
   const forward = (_info: ResourceInfo, event: StoreEvent) => {
-    const type = typeOfStorage(event.key.resource);
+    const type = typeOfStorage(event.key.resource) ?? UPSTREAM_ONLY[event.key.resource];
     if (!type) return; // namespaces and the like stay local
     const message = createMessage({
       source: 'metaserver',
