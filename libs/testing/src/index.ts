@@ -11,6 +11,20 @@
  * ```
  */
 
+export {
+  type BuildBusyboxImageOptions,
+  type BusyboxImage,
+  buildBusyboxImage,
+  defaultTestbedCacheDir,
+} from './busybox-image';
+export {
+  type ContainerdTestbed,
+  type ContainerdTestbedOptions,
+  containerdPrerequisites,
+  type ExecResult,
+  removeStaleContainerdTestbeds,
+  startContainerdTestbed,
+} from './containerd';
 export { startProcess, startSource, type TestProcess } from './process';
 export { docExample, readmeExample, toCommonJs } from './readme';
 export {

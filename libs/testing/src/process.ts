@@ -118,17 +118,22 @@ export function startProcess(
 /**
  * Runs a TypeScript entry point of this repository from source: `@ke/*` imports resolve to
  * their `src/` through the `@ke/source` condition and tsx compiles on the fly, so no build is
- * needed. `env` is added to the test's environment.
+ * needed. `env` is added to the test's environment; `netns` runs it inside that network
+ * namespace (`/run/netns/<netns>`).
  */
 export function startSource(
   entry: string | URL,
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; netns?: string } = {},
 ): TestProcess {
   const file = entry instanceof URL ? entry.pathname : entry;
-  return startProcess(
-    process.execPath,
-    ['--conditions=@ke/source', '--import', 'tsx', file, ...args],
-    { cwd: options.cwd, env: { ...process.env, ...options.env } },
-  );
+  const node = [process.execPath, '--conditions=@ke/source', '--import', 'tsx', file, ...args];
+  // In a network namespace the test made: nsenter, not `ip netns exec` (that remounts /sys).
+  const [command, ...rest] = options.netns
+    ? ['nsenter', `--net=/run/netns/${options.netns}`, ...node]
+    : node;
+  return startProcess(command!, rest, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+  });
 }
