@@ -164,6 +164,30 @@ describeWithSystem('the metadata path, ke-cloud to two ke-edge nodes', [command(
     expect(await names('edge-2', 'pods')).toEqual([]);
     expect(await names('edge-2', 'configmaps')).not.toContain('configmap/web-config');
 
+    // edge-1 runs it (on its simulated runtime): the cloud sees it Running with its pod IP.
+    const running = await waitFor(
+      'the pod Running in the cloud',
+      async () => {
+        const { stdout } = await kubectl('get', 'pod', 'web', '-o', 'json');
+        const status = JSON.parse(stdout).status as {
+          phase?: string;
+          podIP?: string;
+          containerStatuses?: { containerID?: string }[];
+        };
+        return status.phase === 'Running' && status.podIP ? status : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    expect(running.containerStatuses?.[0]?.containerID).toMatch(/^simulated:\/\//);
+    const { stdout: nodeInfo } = await kubectl(
+      'get',
+      'node',
+      'edge-1',
+      '-o',
+      'jsonpath={.status.nodeInfo.containerRuntimeVersion}',
+    );
+    expect(nodeInfo).toMatch(/^simulated:\/\//);
+
     await apply({ ...pod, metadata: { ...pod.metadata, labels: { app: 'web', tier: 'front' } } });
     await waitFor(
       'the label at edge-1',

@@ -72,6 +72,12 @@ export const EdgeConfigSchema = section({
         default: {},
         description: 'labels of the Node object',
       }),
+      clusterDNS: Type.String({
+        default: '',
+        description:
+          'nameservers (comma-separated) for pods with dnsPolicy ClusterFirst, e.g. EdgeMesh DNS; empty: the host resolv.conf',
+      }),
+      clusterDomain: Type.String({ default: 'cluster.local', description: 'cluster DNS domain' }),
       containerRuntimeEndpoint: Type.String({
         default: '',
         description:

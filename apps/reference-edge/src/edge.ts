@@ -2,8 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createRouter } from '@ke/beehive';
 import { type Component, type Logger, reportModules } from '@ke/daemon';
+import { buildNodeStatus } from '@ke/edged-cri';
 import type { EdgeHub } from '@ke/edgehub';
+import pkg from '../package.json';
 import type { EdgeConfig } from './config';
+import { type EdgedModule, startEdgedModule } from './edged-module';
 import { createEdgeHubModule } from './edgehub-module';
 import { type MetaModule, startMetaModule } from './meta-module';
 import { startNodeStatus } from './node-status';
@@ -31,7 +34,8 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
   const running: (keyof EdgeConfig['modules'])[] = [];
   let edgeHub: EdgeHub | undefined;
   let meta: MetaModule | undefined;
-  let nodeStatus: { stop(): void } | undefined;
+  let nodeStatus: { stop(): void; reportNow(): void } | undefined;
+  let edged: EdgedModule | undefined;
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
@@ -68,12 +72,35 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
           logger,
         });
         edgeHub = module.hub;
+      }
+      if (config.modules.edged.enable && meta) {
+        edged = await startEdgedModule({
+          config: config.modules.edged,
+          dataDir,
+          router,
+          store: meta.store,
+          meta: meta.meta,
+          logger,
+        });
+        running.push('edged');
+      }
+      if (edgeHub) {
+        const runtime = edged?.edged;
         nodeStatus = startNodeStatus({
           hub: edgeHub,
           nodeName,
           labels: config.modules.edged.nodeLabels,
           frequencyMs: config.modules.edged.nodeStatusUpdateFrequency * 1000,
+          status: (previous) =>
+            runtime
+              ? runtime.nodeStatus(previous)
+              : buildNodeStatus({
+                  health: { error: { code: 'KE_EDGED_DISABLED', message: 'edged is disabled' } },
+                  kubeletVersion: `v1.31.0-kubeedge-ts-${pkg.version}`,
+                  ...(previous ? { previous } : {}),
+                }),
         });
+        runtime?.on('runtime', () => nodeStatus?.reportNow());
         await edgeHub.start();
         running.push('edgeHub');
       }
@@ -82,6 +109,8 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
     },
     async stop() {
       nodeStatus?.stop();
+      await edged?.stop();
+      edged = undefined;
       await edgeHub?.stop();
       edgeHub = undefined;
       await router.stop();

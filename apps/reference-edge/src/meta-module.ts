@@ -6,6 +6,8 @@ import { createMetaManager, createMetaServer, type MetaManager } from '@ke/metam
 import type { EdgeConfig } from './config';
 
 export interface MetaModule {
+  readonly store: Store;
+  readonly meta: MetaManager;
   readonly databasePath: string;
   readonly metaServerUrl: string | undefined;
   stop(): Promise<void>;
@@ -54,6 +56,8 @@ export async function startMetaModule(options: {
     throw error;
   }
   return {
+    store,
+    meta,
     databasePath,
     metaServerUrl: server?.url,
     async stop() {

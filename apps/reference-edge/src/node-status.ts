@@ -1,52 +1,26 @@
-import { arch, cpus, platform, totalmem } from 'node:os';
 import { createMessage, Operation } from '@ke/beehive';
 import type { EdgeHub } from '@ke/edgehub';
-import pkg from '../package.json';
+import type { V1NodeStatus } from '@kubernetes/client-node';
 
 /**
  * The node's registration and heartbeat, as KubeEdge's edged sends them: on every connection
  * an `insert` of `null/node/<name>` (labels from the config), then an `update` of
- * `null/nodestatus/<name>` every `frequencyMs` with a Ready condition. Until the pod runtime
- * (#6) reports real readiness, Ready means "ke-edge is running and linked".
+ * `null/nodestatus/<name>` every `frequencyMs`, and at once when `reportNow` is called (the
+ * runtime went down or came back). The status itself comes from edged: capacity, nodeInfo
+ * with the runtime's version, and Ready from the runtime's health.
  */
 export function startNodeStatus(options: {
   hub: EdgeHub;
   nodeName: string;
   labels: Readonly<Record<string, string>>;
   frequencyMs: number;
-}): { stop(): void } {
+  status: (previous?: V1NodeStatus) => V1NodeStatus;
+}): { stop(): void; reportNow(): void } {
   const { hub, nodeName } = options;
-  const status = () => {
-    const now = new Date().toISOString();
-    return {
-      conditions: [
-        {
-          type: 'Ready',
-          status: 'True',
-          reason: 'EdgeReady',
-          message: 'ke-edge is posting ready status',
-          lastHeartbeatTime: now,
-          lastTransitionTime: now,
-        },
-      ],
-      nodeInfo: {
-        kubeletVersion: `v1.31.0-kubeedge-ts-${pkg.version}`,
-        containerRuntimeVersion: 'simulated://0',
-        architecture: arch() === 'x64' ? 'amd64' : arch(),
-        operatingSystem: platform(),
-        kernelVersion: '',
-        osImage: '',
-        machineID: '',
-        systemUUID: '',
-        bootID: '',
-        kubeProxyVersion: '',
-      },
-      capacity: {
-        cpu: String(cpus().length),
-        memory: `${Math.floor(totalmem() / 1024)}Ki`,
-        pods: '110',
-      },
-    };
+  let previous: V1NodeStatus | undefined;
+  const current = () => {
+    previous = options.status(previous);
+    return previous;
   };
   const report = () => {
     hub.send(
@@ -55,7 +29,7 @@ export function startNodeStatus(options: {
         group: 'resource',
         operation: Operation.Update,
         resource: `null/nodestatus/${nodeName}`,
-        content: { status: status() },
+        content: { status: current() },
       }),
     );
   };
@@ -70,7 +44,7 @@ export function startNodeStatus(options: {
           apiVersion: 'v1',
           kind: 'Node',
           metadata: { name: nodeName, labels: { ...options.labels } },
-          status: status(),
+          status: current(),
         },
       }),
     );
@@ -81,6 +55,9 @@ export function startNodeStatus(options: {
   }, options.frequencyMs);
   timer.unref();
   return {
+    reportNow() {
+      if (hub.connected) report();
+    },
     stop() {
       clearInterval(timer);
       hub.off('connected', register);

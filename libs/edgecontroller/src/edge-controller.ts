@@ -435,7 +435,9 @@ class EdgeControllerImpl implements EdgeController {
       );
       return;
     }
-    const status = (content as { status?: unknown })?.status;
+    // Ours sends `{ uid, name, status }`; KubeEdge's edged a PodStatusRequest (`Status`).
+    const report = content as { status?: unknown; Status?: unknown } | undefined;
+    const status = report?.status ?? report?.Status;
     if (!status) return;
     await this.#core.patchNamespacedPodStatus({ name, namespace, body: { status } }, mergePatch);
   }
