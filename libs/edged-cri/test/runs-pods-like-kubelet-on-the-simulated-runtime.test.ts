@@ -171,6 +171,43 @@ describe('edged on the simulated runtime', () => {
     );
   });
 
+  it('reads container logs, the previous instance too, and keeps only two instances per container', async () => {
+    const edged = startEdged({ crashBackoff: { initialMs: 50, maxMs: 100 } });
+    await edged.start();
+    const logged = pod('logged', {
+      containers: [{ name: 'main', image: 'busybox:1.35', command: ['echo', 'hi'] }],
+    });
+    edged.setPods([logged]);
+    const uid = logged.metadata!.uid!;
+    for (let crash = 1; crash <= 3; crash++) {
+      const current = await waitFor(
+        `instance ${crash} running`,
+        () => containersOf(uid).find((c) => c.state === 'CONTAINER_RUNNING'),
+        { timeoutMs: 10_000 },
+      );
+      await fake.writeLog(current.id, `line from instance ${crash}`);
+      fake.exitContainer(current.id, 1);
+    }
+    await until(
+      edged,
+      'logged',
+      'restartCount 3',
+      (s) => s.containerStatuses?.[0]?.restartCount === 3,
+    );
+    await waitFor('old instances collected', () => containersOf(uid).length === 2, {
+      timeoutMs: 10_000,
+    });
+    expect(await edged.containerLogs('default', 'logged', 'main', { previous: true })).toContain(
+      'line from instance 3',
+    );
+    const current = await edged.containerLogs('default', 'logged', 'main');
+    expect(current).toContain('simulated main: echo hi');
+    expect(current).not.toContain('line from instance');
+    await expect(edged.containerLogs('default', 'nope', 'main')).rejects.toMatchObject({
+      code: 'KE_EDGED_POD_NOT_FOUND',
+    });
+  });
+
   it('reports ErrImagePull, then ImagePullBackOff, for an image the registry lacks', async () => {
     const edged = startEdged();
     const reported = statuses(edged, 'noimage');
