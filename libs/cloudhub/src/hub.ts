@@ -7,6 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import {
   cloudToEdgeResource,
   createMessage,
+  DEFAULT_MAX_MESSAGE_BYTES,
   edgeToCloudResource,
   encodeMessage,
   type Message,
@@ -227,6 +228,8 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   readonly #metrics: CloudHubMetrics;
   readonly #ledger: DeliveryLedger;
   readonly #queues = new Map<string, NodeQueue>();
+  /** Content JSON of this synchronous turn's dispatches (see `#encode`). */
+  readonly #contentJson = new Map<object, string>();
   readonly #sessions = new Map<string, Session>();
   readonly #limits: {
     nodeLimit: number;
@@ -396,6 +399,33 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     this.#wss = undefined;
   }
 
+  /**
+   * The frame of a downstream message. A controller fanning one object out to many nodes
+   * dispatches it once per node with the same content object: its JSON is made once per
+   * synchronous turn (the cache is dropped at the next microtask, so a content object changed
+   * later is encoded afresh).
+   */
+  #encode(message: Message): string {
+    const content = message.content;
+    if (typeof content !== 'object' || content === null) return encodeMessage(message);
+    let json = this.#contentJson.get(content);
+    if (json === undefined) {
+      json = JSON.stringify(content);
+      if (this.#contentJson.size === 0) queueMicrotask(() => this.#contentJson.clear());
+      this.#contentJson.set(content, json);
+    }
+    const head = encodeMessage({ header: message.header, route: message.route, content: undefined });
+    const frame = `${head.slice(0, -1)},"content":${json}}`;
+    if (
+      frame.length > DEFAULT_MAX_MESSAGE_BYTES / 3 &&
+      Buffer.byteLength(frame) > DEFAULT_MAX_MESSAGE_BYTES
+    ) {
+      // What encodeMessage would refuse: let it say why.
+      return encodeMessage(message);
+    }
+    return frame;
+  }
+
   dispatch(message: Message): DispatchResult {
     let parts: ReturnType<typeof parseCloudResource>;
     try {
@@ -415,7 +445,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     };
     let frame: string;
     try {
-      frame = encodeMessage(edgeMessage);
+      frame = this.#encode(edgeMessage);
     } catch (cause) {
       throw new CloudHubError(
         'KE_CLOUDHUB_BAD_MESSAGE',
