@@ -455,7 +455,8 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
             'pod sync failed; will retry',
           );
         }
-      } while (record.again && !this.#stopped);
+        // A deleted pod's record is gone once its sync removed it: nothing more to do.
+      } while (record.again && !this.#stopped && this.#records.get(record.uid) === record);
     })().finally(() => {
       record.syncing = undefined;
     });
