@@ -11,6 +11,8 @@ packages=(
   iproute2 iptables
   # device peers: external MQTT broker and clients, Modbus poller
   mosquitto mosquitto-clients mbpoll
+  # a pseudo-terminal pair for the Modbus RTU test
+  python3
   # EdgeMesh peers: DNS tools and servers, proxies and load generators
   dnsutils dnsmasq dnsperf haproxy iperf3 wrk
 )
