@@ -414,7 +414,11 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       if (this.#contentJson.size === 0) queueMicrotask(() => this.#contentJson.clear());
       this.#contentJson.set(content, json);
     }
-    const head = encodeMessage({ header: message.header, route: message.route, content: undefined });
+    const head = encodeMessage({
+      header: message.header,
+      route: message.route,
+      content: undefined,
+    });
     const frame = `${head.slice(0, -1)},"content":${json}}`;
     if (
       frame.length > DEFAULT_MAX_MESSAGE_BYTES / 3 &&
