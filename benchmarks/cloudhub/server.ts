@@ -245,19 +245,28 @@ function uid(object: number): string {
   return `00000000-0000-4000-8000-${String(object).padStart(12, '0')}`;
 }
 
-function update(node: string, name: string, objectUid: string, version: string): Message {
+/** The ConfigMap an update carries; one object per change, shared by every node's message. */
+function configMap(name: string, objectUid: string, version: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: 'default', uid: objectUid, resourceVersion: version },
+    data: DATA,
+  };
+}
+
+/**
+ * One node's update message. Like the edge controller fanning out a Service or Endpoints
+ * change, every node's message carries the same content object (the informer's copy).
+ */
+function update(node: string, content: ReturnType<typeof configMap>): Message {
   return createMessage({
     source: 'edgecontroller',
     group: 'resource',
     operation: Operation.Update,
-    resource: `node/${node}/default/configmap/${name}`,
-    resourceVersion: version,
-    content: {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name, namespace: 'default', uid: objectUid, resourceVersion: version },
-      data: DATA,
-    },
+    resource: `node/${node}/default/configmap/${content.metadata.name}`,
+    resourceVersion: content.metadata.resourceVersion,
+    content,
   });
 }
 
@@ -366,16 +375,18 @@ serveRequests(
     connected: () => ({ connected: target.connected() }),
     fanout: (request: Request) => {
       const version = String(++resourceVersion);
-      return deliver(1, phaseMs(request), (node) => update(node, 'bench-fanout', uid(0), version));
+      const content = configMap('bench-fanout', uid(0), version);
+      return deliver(1, phaseMs(request), (node) => update(node, content));
     },
     burst: (request: Request) => {
       const perNode = Number(request.perNode);
       if (!(perNode >= 1)) throw new Error('burst needs perNode >= 1');
       burst++;
       const version = String(++resourceVersion);
-      return deliver(perNode, phaseMs(request), (node, k) =>
-        update(node, `bench-burst-${k}`, uid(1000 * burst + k + 1), version),
+      const contents = Array.from({ length: perNode }, (_, k) =>
+        configMap(`bench-burst-${k}`, uid(1000 * burst + k + 1), version),
       );
+      return deliver(perNode, phaseMs(request), (node, k) => update(node, contents[k]!));
     },
     counters: () => target.counters(),
   },

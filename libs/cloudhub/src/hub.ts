@@ -228,8 +228,8 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   readonly #metrics: CloudHubMetrics;
   readonly #ledger: DeliveryLedger;
   readonly #queues = new Map<string, NodeQueue>();
-  /** Content JSON of this synchronous turn's dispatches (see `#encode`). */
-  readonly #contentJson = new Map<object, string>();
+  /** The last dispatched content object and its JSON, for this synchronous turn (see `#encode`). */
+  #lastContent: { object: object; json: string } | undefined;
   readonly #sessions = new Map<string, Session>();
   readonly #limits: {
     nodeLimit: number;
@@ -401,31 +401,33 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
 
   /**
    * The frame of a downstream message. A controller fanning one object out to many nodes
-   * dispatches it once per node with the same content object: its JSON is made once per
-   * synchronous turn (the cache is dropped at the next microtask, so a content object changed
-   * later is encoded afresh).
+   * dispatches it once per node, one after another, with the same content object: its JSON is
+   * made once for the run (remembered for the current synchronous turn only, so a content
+   * object changed later is encoded afresh). Other messages are encoded as they are.
    */
   #encode(message: Message): string {
     const content = message.content;
-    if (typeof content !== 'object' || content === null) return encodeMessage(message);
-    let json = this.#contentJson.get(content);
-    if (json === undefined) {
-      json = JSON.stringify(content);
-      if (this.#contentJson.size === 0) queueMicrotask(() => this.#contentJson.clear());
-      this.#contentJson.set(content, json);
+    const last = this.#lastContent;
+    if (typeof content !== 'object' || content === null || last?.object !== content) {
+      if (typeof content === 'object' && content !== null) {
+        if (last === undefined) queueMicrotask(() => (this.#lastContent = undefined));
+        this.#lastContent = { object: content, json: '' };
+      }
+      return encodeMessage(message);
     }
+    // Same content as the message before: encode it once, then only the header and route.
+    if (last.json === '') last.json = JSON.stringify(content);
     const head = encodeMessage({
       header: message.header,
       route: message.route,
       content: undefined,
     });
-    const frame = `${head.slice(0, -1)},"content":${json}}`;
+    const frame = `${head.slice(0, -1)},"content":${last.json}}`;
     if (
       frame.length > DEFAULT_MAX_MESSAGE_BYTES / 3 &&
       Buffer.byteLength(frame) > DEFAULT_MAX_MESSAGE_BYTES
     ) {
-      // What encodeMessage would refuse: let it say why.
-      return encodeMessage(message);
+      return encodeMessage(message); // what encodeMessage refuses: let it say why
     }
     return frame;
   }
@@ -662,8 +664,8 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     this.emit('disconnected', { ...connection, reason });
   }
 
-  #send(session: Session, frame: string, type: 'ack' | 'noack', onWritten?: () => void): void {
-    session.ws.send(frame, onWritten && ((error) => error || onWritten()));
+  #send(session: Session, frame: string, type: 'ack' | 'noack'): void {
+    session.ws.send(frame);
     this.#metrics.sent.inc({ type });
     this.#metrics.bytesSent.inc(Buffer.byteLength(frame));
   }
@@ -684,9 +686,8 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
         continue;
       }
       const entry = queue.markSent({ ...item, object });
-      this.#send(session, item.frame, 'ack', () => {
-        entry.dueAt = Date.now() + this.#limits.ackTimeoutMs;
-      });
+      entry.waitMs = this.#limits.ackTimeoutMs;
+      this.#send(session, item.frame, 'ack');
     }
   }
 
@@ -713,15 +714,20 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       }
       const queue = this.#queues.get(session.node);
       if (!queue) continue;
+      // Deadlines start once the node's frames have left for the socket (a write callback per
+      // frame would cost more than this check per tick).
+      const written = session.ws.bufferedAmount === 0;
       for (const entry of queue.inFlight.values()) {
+        if (entry.dueAt === Number.POSITIVE_INFINITY) {
+          if (written) entry.dueAt = now + entry.waitMs;
+          continue;
+        }
         if (entry.dueAt > now) continue;
         entry.attempts += 1;
         entry.dueAt = Number.POSITIVE_INFINITY;
-        const delay = this.#retryDelay(entry.attempts);
+        entry.waitMs = this.#retryDelay(entry.attempts);
         this.#metrics.retried.inc();
-        this.#send(session, entry.item.frame, 'ack', () => {
-          entry.dueAt = Date.now() + delay;
-        });
+        this.#send(session, entry.item.frame, 'ack');
       }
     }
   }

@@ -37,6 +37,8 @@ export interface InFlight {
    * has been written to the socket, so time spent queued behind a large burst does not count.
    */
   dueAt: number;
+  /** How long to wait for the ACK once the frame is written (set `dueAt` from it then). */
+  waitMs: number;
 }
 
 export type EnqueueResult = 'queued' | 'replaced' | 'superseded';
@@ -99,7 +101,7 @@ export class NodeQueue {
 
   /** Marks `item` in flight; its deadline starts when the frame is written (see `InFlight`). */
   markSent(item: Outgoing & { object: ObjectRef }): InFlight {
-    const entry: InFlight = { item, attempts: 1, dueAt: Number.POSITIVE_INFINITY };
+    const entry: InFlight = { item, attempts: 1, dueAt: Number.POSITIVE_INFINITY, waitMs: 0 };
     this.inFlight.set(item.message.header.msg_id, entry);
     this.inFlightUids.set(item.object.uid, item);
     return entry;
