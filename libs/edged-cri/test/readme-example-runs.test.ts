@@ -1,63 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { docExample, readmeExample, toCommonJs } from '@ke/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeReadmeExample } from '@ke/testing';
+import { expect } from 'vitest';
 import * as edgedCri from '../src/index';
 
-const run = promisify(execFile);
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-const IMPORT = /^import \{([^}]+)\} from '([^']+)';$/;
-
-describe('the README example', () => {
-  let example = '';
-  let tmp = '';
-
-  beforeAll(async () => {
-    example = readmeExample(await readFile(join(packageDir, 'README.md'), 'utf8'));
-    // Inside the package, so that `@ke/edged-cri` resolves through the workspace link.
-    await mkdir(join(packageDir, '.tmp'), { recursive: true });
-    tmp = await mkdtemp(join(packageDir, '.tmp', 'readme-example-'));
-  });
-  afterAll(async () => {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
-
-  it('is the example src/index.ts opens with', async () => {
-    const indexSource = await readFile(join(packageDir, 'src', 'index.ts'), 'utf8');
-    expect(docExample(indexSource).trim()).toBe(example.trim());
-  });
-
-  it('imports only names the package exports', () => {
-    for (const line of example.split('\n').filter((l) => /^import\b/.test(l))) {
-      const [, names, from] = IMPORT.exec(line) ?? [];
-      expect(names, line).toBeDefined();
-      if (from !== '@ke/edged-cri') continue;
-      for (const name of names!.split(',').map((n) => n.trim())) {
-        expect(edgedCri).toHaveProperty(name);
-      }
-    }
-  });
-
-  // Node runs the TypeScript sources through tsx, picked by the `@ke/source` export condition.
-  const node = (file: string) =>
-    run(process.execPath, ['--import', 'tsx', '--conditions=@ke/source', file], {
-      cwd: packageDir,
-      timeout: 60_000,
-    });
-
-  it('runs as an ES module and as CommonJS', async () => {
-    const esm = join(tmp, 'example.mjs');
-    const cjs = join(tmp, 'example.cjs');
-    await writeFile(esm, example);
-    await writeFile(cjs, toCommonJs(example));
-    for (const file of [esm, cjs]) {
-      const { stdout, stderr } = await node(file);
-      expect(stderr).toBe('');
-      expect(stdout).toMatch(/^web Running 10\.88\.0\.\d+$/m);
-    }
-  }, 90_000);
+describeReadmeExample({
+  packageDir: new URL('..', import.meta.url),
+  exports: edgedCri,
+  check: (stdout) => {
+    expect(stdout).toMatch(/^web Running 10\.88\.0\.\d+$/m);
+  },
 });

@@ -27,6 +27,7 @@ export {
 } from './containerd';
 export { startProcess, startSource, type TestProcess } from './process';
 export { docExample, readmeExample, toCommonJs } from './readme';
+export { describeReadmeExample } from './readme-suite';
 export {
   command,
   decideSystem,
