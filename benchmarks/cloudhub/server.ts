@@ -14,9 +14,10 @@
  * objects to every node); both time each ACK as it is processed, from just before the first
  * dispatch.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:https';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -373,10 +374,27 @@ serveRequests(
   {
     mem,
     connected: () => ({ connected: target.connected() }),
-    fanout: (request: Request) => {
+    fanout: async (request: Request) => {
       const version = String(++resourceVersion);
       const content = configMap('bench-fanout', uid(0), version);
-      return deliver(1, phaseMs(request), (node) => update(node, content));
+      // KE_BENCH_FANOUT_PROFILE=<dir>: a CPU profile of the first round alone, for digging.
+      const profileDir = process.env.KE_BENCH_FANOUT_PROFILE;
+      const profiler = profileDir && version === '1001' ? new Session() : undefined;
+      if (profiler) {
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
+      const delivery = await deliver(1, phaseMs(request), (node) => update(node, content));
+      if (profiler && profileDir) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(
+          `${profileDir}/fanout-${kind}-${process.pid}.cpuprofile`,
+          JSON.stringify(profile),
+        );
+        profiler.disconnect();
+      }
+      return delivery;
     },
     burst: (request: Request) => {
       const perNode = Number(request.perNode);
