@@ -187,6 +187,25 @@ describeWithSystem('the metadata path, ke-cloud to two ke-edge nodes', [command(
       'jsonpath={.status.nodeInfo.containerRuntimeVersion}',
     );
     expect(nodeInfo).toMatch(/^simulated:\/\//);
+    // kubelet's events for it, from edge-1's edged, in the cloud.
+    await waitFor(
+      'a Started event for the pod in the cloud',
+      async () => {
+        const { stdout } = await kubectl('get', 'events', '-o', 'json');
+        const items = JSON.parse(stdout).items as {
+          reason?: string;
+          involvedObject?: { name?: string };
+          source?: { host?: string };
+        }[];
+        return items.some(
+          (e) =>
+            e.reason === 'Started' &&
+            e.involvedObject?.name === 'web' &&
+            e.source?.host === 'edge-1',
+        );
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
 
     await apply({ ...pod, metadata: { ...pod.metadata, labels: { app: 'web', tier: 'front' } } });
     await waitFor(

@@ -94,6 +94,44 @@ export async function startEdgedModule(options: {
       logger.warn({ err: error, pod: message.route.resource }, 'a pod status was not sent');
     });
   });
+  // kubelet's events (Pulled, Started, BackOff, Killing, ...) go to the cloud's API.
+  let eventSeq = 0;
+  edged.on('event', ({ pod, type, reason, message, fieldPath }) => {
+    if (!router.has(ModuleName.EdgeHub)) return;
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const now = new Date().toISOString();
+    const name = `${pod.metadata?.name}.${Date.now().toString(16)}${(eventSeq++ % 4096).toString(16)}`;
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name, namespace },
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        name: pod.metadata?.name,
+        namespace,
+        uid: pod.metadata?.uid,
+        ...(fieldPath ? { fieldPath } : {}),
+      },
+      type,
+      reason,
+      message,
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      source: { component: 'kubelet', host: config.hostnameOverride },
+    };
+    const upstream = createMessage({
+      source: 'edged',
+      group: 'resource',
+      operation: Operation.Insert,
+      resource: `${namespace}/event/${name}`,
+      content: event,
+    });
+    router.send(ModuleName.EdgeHub, upstream, { ifFull: 'reject' }).catch((error: Error) => {
+      logger.warn({ err: error, reason }, 'a pod event was not sent');
+    });
+  });
   router.register({
     name: 'edged',
     group: 'edged',

@@ -88,6 +88,21 @@ export interface EdgedEvents {
   podRemoved: [{ namespace: string; name: string; uid: string }];
   /** The runtime's health changed (Ready follows it). */
   runtime: [RuntimeHealth];
+  /**
+   * Something happened to a pod that kubelet records as a Kubernetes Event (`Pulled`,
+   * `Started`, `Killing`, `BackOff`, `Failed`, `Unhealthy`); send it upstream as one.
+   */
+  event: [PodEvent];
+}
+
+/** An event about a pod (or one of its containers), as kubelet reports them. */
+export interface PodEvent {
+  readonly pod: V1Pod;
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+  /** `spec.containers{name}` when it is about one container. */
+  readonly fieldPath?: string;
 }
 
 export interface Edged extends EventEmitter<EdgedEvents> {
@@ -729,6 +744,14 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
           { pod: this.#name(record), container: spec.name },
           'liveness probe failed; restarting the container',
         );
+        this.#event(record, 'Warning', 'Unhealthy', 'Liveness probe failed', spec.name);
+        this.#event(
+          record,
+          'Normal',
+          'Killing',
+          `Container ${spec.name} failed liveness probe, will be restarted`,
+          spec.name,
+        );
         await this.#ignoreMissing(() => this.#runtime.stopContainer(latest.id, grace));
         this.#stopContainerProbes(record, spec.name);
       }
@@ -757,6 +780,15 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
     if (finishedAt - startedAt > 2 * this.#crashBackoff.maxMs) this.#crashBackoff.reset(key);
     const wait = this.#crashBackoff.remainingSince(key, finishedAt);
     if (wait > 0) {
+      if (record.waiting.get(spec.name)?.reason !== 'CrashLoopBackOff') {
+        this.#event(
+          record,
+          'Warning',
+          'BackOff',
+          'Back-off restarting failed container',
+          spec.name,
+        );
+      }
       record.waiting.set(spec.name, {
         reason: 'CrashLoopBackOff',
         message: `back-off ${Math.round(this.#crashBackoff.delayOf(key) / 1000)}s restarting failed container=${spec.name} pod=${record.pod.metadata?.name}_${record.pod.metadata?.namespace}(${record.uid})`,
@@ -841,6 +873,7 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
         { pod: this.#name(record), container: spec.name, restartCount },
         'container started',
       );
+      this.#event(record, 'Normal', 'Started', `Started container ${spec.name}`, spec.name);
     } catch (error) {
       // The container is left exited (StartError): the next sync restarts it under the crash
       // back-off, as kubelet does.
@@ -861,7 +894,16 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
     const key = `${record.uid}/${spec.name}/${image}`;
     if (policy !== 'Always') {
       const present = await this.#runtime.imageStatus(image);
-      if (present) return present.id;
+      if (present) {
+        this.#event(
+          record,
+          'Normal',
+          'Pulled',
+          `Container image "${image}" already present on machine`,
+          spec.name,
+        );
+        return present.id;
+      }
       if (policy === 'Never') {
         record.waiting.set(spec.name, {
           reason: 'ErrImageNeverPull',
@@ -881,9 +923,17 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
       const auth = await this.#pullAuth(record.pod, image);
       const ref = await this.#runtime.pullImage(image, auth, sandboxConfig);
       this.#imageBackoff.reset(key);
+      this.#event(record, 'Normal', 'Pulled', `Successfully pulled image "${image}"`, spec.name);
       return ref;
     } catch (error) {
       this.#imageBackoff.next(key);
+      this.#event(
+        record,
+        'Warning',
+        'Failed',
+        `Failed to pull image "${image}": ${errorText(error)}`,
+        spec.name,
+      );
       record.waiting.set(spec.name, {
         reason: 'ErrImagePull',
         message: `failed to pull image "${image}": ${errorText(error)}`,
@@ -921,6 +971,22 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
       }
     }
     return undefined;
+  }
+
+  #event(
+    record: PodRecord,
+    type: PodEvent['type'],
+    reason: string,
+    message: string,
+    container?: string,
+  ) {
+    this.emit('event', {
+      pod: record.pod,
+      type,
+      reason,
+      message,
+      ...(container ? { fieldPath: `spec.containers{${container}}` } : {}),
+    });
   }
 
   // ---- probes ------------------------------------------------------------------------------
@@ -1026,10 +1092,20 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
     const pod = record.pod;
     const grace =
       pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const running = snapshot.containers.filter(
+      (c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED',
+    );
+    for (const c of running) {
+      this.#event(
+        record,
+        'Normal',
+        'Killing',
+        `Stopping container ${c.metadata.name}`,
+        c.metadata.name,
+      );
+    }
     await Promise.all(
-      snapshot.containers
-        .filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED')
-        .map((c) => this.#ignoreMissing(() => this.#runtime.stopContainer(c.id, grace))),
+      running.map((c) => this.#ignoreMissing(() => this.#runtime.stopContainer(c.id, grace))),
     );
     for (const sandbox of snapshot.sandboxes) {
       await this.#ignoreMissing(async () => {

@@ -95,6 +95,7 @@ export {
   type EdgedEvents,
   type EdgedLogger,
   type EdgedOptions,
+  type PodEvent,
   type ResourceLookup,
 } from './edged';
 export { CriError, EdgedError, type EdgedErrorCode } from './errors';

@@ -131,6 +131,10 @@ describe('edged on the simulated runtime', () => {
 
   it('restarts a crashed container with back-off: restartCount, lastState, CrashLoopBackOff', async () => {
     const edged = startEdged();
+    const events: string[] = [];
+    edged.on('event', ({ pod, type, reason, fieldPath }) => {
+      if (pod.metadata?.name === 'crashy') events.push(`${type} ${reason} ${fieldPath}`);
+    });
     await edged.start();
     const crashy = pod('crashy');
     edged.setPods([crashy]);
@@ -169,6 +173,21 @@ describe('edged on the simulated runtime', () => {
       (s) =>
         s.containerStatuses?.[0]?.restartCount === 2 && !!s.containerStatuses[0].state?.running,
     );
+    // kubelet's events, one per happening: no BackOff per sync while waiting.
+    // (Pulled each time: the image is already present, as kubelet says on every start.)
+    expect(events).toEqual([
+      'Normal Pulled spec.containers{main}',
+      'Normal Started spec.containers{main}',
+      'Normal Pulled spec.containers{main}',
+      'Normal Started spec.containers{main}',
+      'Warning BackOff spec.containers{main}',
+      'Normal Pulled spec.containers{main}',
+      'Normal Started spec.containers{main}',
+    ]);
+    edged.deletePod('default', 'crashy');
+    await waitFor('Killing', () => events.includes('Normal Killing spec.containers{main}'), {
+      timeoutMs: 10_000,
+    });
   });
 
   it('reads container logs, the previous instance too, and keeps only two instances per container', async () => {
