@@ -24,7 +24,7 @@ import "google/protobuf/any.proto";
 service DeviceManagerService {
     rpc MapperRegister(MapperRegisterRequest) returns (MapperRegisterResponse) {}
     rpc ReportDeviceStatus(ReportDeviceStatusRequest) returns (ReportDeviceStatusResponse) {}
-    // TODO Rename ReportDeviceStatus to ReportDeviceTwins
+    // ReportDeviceStatus carries twins; KubeEdge keeps the name, and so does the wire.
     rpc ReportDeviceStates(ReportDeviceStatesRequest) returns (ReportDeviceStatesResponse) {}
 }
 

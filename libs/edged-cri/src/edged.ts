@@ -7,6 +7,7 @@ import type {
   V1NodeStatus,
   V1Pod,
   V1PodStatus,
+  V1Probe,
   V1Secret,
 } from '@kubernetes/client-node';
 import { Backoff, type BackoffOptions } from './backoff';
@@ -17,6 +18,7 @@ import type {
   Container,
   ContainerConfig,
   ContainerStatus,
+  NamespaceOption,
   PodSandbox,
   PodSandboxConfig,
 } from './cri/types';
@@ -24,7 +26,7 @@ import { EdgedError } from './errors';
 import { readContainerLog } from './logs';
 import { buildNodeStatus, defaultNodeIP, type RuntimeHealth } from './node-status';
 import { sandboxDnsConfig } from './pod/dns';
-import { containerEnv, expandCommand } from './pod/env';
+import { containerEnv, expandCommand, parseQuantity } from './pod/env';
 import {
   CONTAINER_NAME_LABEL,
   containerAnnotations,
@@ -36,7 +38,13 @@ import {
   sandboxLabels,
   TERMINATION_GRACE_ANNOTATION,
 } from './pod/labels';
-import { createProbeWorker, type ProbeWorker, runProbe } from './pod/probes';
+import {
+  createProbeWorker,
+  type ProbeKind,
+  type ProbeState,
+  type ProbeWorker,
+  runProbe,
+} from './pod/probes';
 import { containerMounts, preparePodVolumes, removePodVolumes } from './pod/volumes';
 import { buildPodStatus, type ContainerView } from './status';
 
@@ -616,11 +624,7 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
       annotations: { ...meta.annotations },
       linux: {
         securityContext: {
-          namespaceOptions: {
-            network: hostNetwork ? 'NODE' : 'POD',
-            pid: spec.hostPID ? 'NODE' : spec.shareProcessNamespace ? 'POD' : 'CONTAINER',
-            ipc: spec.hostIPC ? 'NODE' : 'POD',
-          },
+          namespaceOptions: namespaceOptionsOf(pod),
           ...(spec.securityContext?.runAsUser !== undefined
             ? { runAsUser: { value: spec.securityContext.runAsUser } }
             : {}),
@@ -1021,53 +1025,41 @@ class EdgedImpl extends EventEmitter<EdgedEvents> implements Edged {
       },
     };
     const secondsToMs = this.#options.probeSecondsToMs ?? 1000;
-    const startLiveness = () => {
-      if (!spec.livenessProbe || probes.liveness) return;
-      const probe = spec.livenessProbe;
-      probes.liveness = createProbeWorker({
+    // One worker per probe the container has; `react` turns its verdicts into the container's
+    // state, then the pod is synced.
+    const watch = (kind: ProbeKind, probe: V1Probe, react: (state: ProbeState) => void) =>
+      createProbeWorker({
         probe,
-        kind: 'liveness',
+        kind,
         secondsToMs,
         run: () => runProbe(probe, target),
         onChange: (state) => {
-          if (state !== 'failure') return;
-          probes.unhealthy = true;
+          react(state);
           this.#schedule(record);
         },
       });
+    const startLiveness = () => {
+      if (!spec.livenessProbe || probes.liveness) return;
+      probes.liveness = watch('liveness', spec.livenessProbe, (state) => {
+        if (state === 'failure') probes.unhealthy = true;
+      });
     };
     if (spec.startupProbe) {
-      const probe = spec.startupProbe;
-      probes.startup = createProbeWorker({
-        probe,
-        kind: 'startup',
-        secondsToMs,
-        run: () => runProbe(probe, target),
-        onChange: (state) => {
-          if (state === 'success') {
-            probes.started = true;
-            probes.startup?.stop();
-            startLiveness();
-          } else if (state === 'failure') {
-            probes.unhealthy = true;
-          }
-          this.#schedule(record);
-        },
+      probes.startup = watch('startup', spec.startupProbe, (state) => {
+        if (state === 'success') {
+          probes.started = true;
+          probes.startup?.stop();
+          startLiveness();
+        } else if (state === 'failure') {
+          probes.unhealthy = true;
+        }
       });
     } else {
       startLiveness();
     }
     if (spec.readinessProbe) {
-      const probe = spec.readinessProbe;
-      probes.readiness = createProbeWorker({
-        probe,
-        kind: 'readiness',
-        secondsToMs,
-        run: () => runProbe(probe, target),
-        onChange: (state) => {
-          probes.ready = state === 'success';
-          this.#schedule(record);
-        },
+      probes.readiness = watch('readiness', spec.readinessProbe, (state) => {
+        probes.ready = state === 'success';
       });
     }
     return probes;
@@ -1223,14 +1215,14 @@ function linuxConfigOf(pod: V1Pod, spec: V1Container): ContainerConfig['linux'] 
   const limits = spec.resources?.limits ?? {};
   const requests = spec.resources?.requests ?? {};
   const resources: NonNullable<ContainerConfig['linux']>['resources'] = {};
-  const cpuLimit = limits.cpu ? parseCpu(limits.cpu) : undefined;
-  const cpuRequest = requests.cpu ? parseCpu(requests.cpu) : cpuLimit;
+  const cpuLimit = limits.cpu ? quantityOf(limits.cpu) : undefined;
+  const cpuRequest = requests.cpu ? quantityOf(requests.cpu) : cpuLimit;
   if (cpuLimit !== undefined) {
     resources.cpuPeriod = 100_000;
     resources.cpuQuota = Math.max(1_000, Math.round(cpuLimit * 100_000));
   }
   resources.cpuShares = cpuRequest === undefined ? 2 : Math.max(2, Math.round(cpuRequest * 1024));
-  if (limits.memory) resources.memoryLimitInBytes = parseQuantity(limits.memory);
+  if (limits.memory) resources.memoryLimitInBytes = Math.round(quantityOf(limits.memory));
   const security = spec.securityContext ?? {};
   const runAsUser = security.runAsUser ?? pod.spec?.securityContext?.runAsUser;
   return {
@@ -1239,36 +1231,24 @@ function linuxConfigOf(pod: V1Pod, spec: V1Container): ContainerConfig['linux'] 
       privileged: security.privileged ?? false,
       ...(runAsUser !== undefined ? { runAsUser: { value: runAsUser } } : {}),
       ...(security.readOnlyRootFilesystem ? { readonlyRootfs: true } : {}),
-      namespaceOptions: {
-        network: pod.spec?.hostNetwork ? 'NODE' : 'POD',
-        pid: pod.spec?.hostPID ? 'NODE' : pod.spec?.shareProcessNamespace ? 'POD' : 'CONTAINER',
-        ipc: pod.spec?.hostIPC ? 'NODE' : 'POD',
-      },
+      namespaceOptions: namespaceOptionsOf(pod),
     },
   };
 }
 
-/** `500m` → 0.5, `2` → 2. */
-function parseCpu(quantity: string): number {
-  return quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+/** The sandbox's and its containers' namespaces: the node's for host* pods (kubelet's modes). */
+function namespaceOptionsOf(pod: V1Pod): NamespaceOption {
+  return {
+    network: pod.spec?.hostNetwork ? 'NODE' : 'POD',
+    pid: pod.spec?.hostPID ? 'NODE' : pod.spec?.shareProcessNamespace ? 'POD' : 'CONTAINER',
+    ipc: pod.spec?.hostIPC ? 'NODE' : 'POD',
+  };
 }
 
-const SUFFIX: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-};
-
-/** `128Mi` → 134217728. */
-function parseQuantity(quantity: string): number {
-  const match = /^([0-9.]+)([A-Za-z]*)$/.exec(quantity);
-  if (!match) return Number(quantity);
-  return Math.round(Number(match[1]) * (SUFFIX[match[2] ?? ''] ?? 1));
+/** A `resource.Quantity` (`500m`, `128Mi`) as a number. */
+function quantityOf(text: string): number {
+  const { numerator, denominator } = parseQuantity(text);
+  return Number(numerator) / Number(denominator);
 }
 
 /**
