@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm start`: one ke-cloud and one ke-edge on embedded defaults, data under .ke/.
+// `npm start`: one ke-cloud and one ke-edge on embedded defaults, data under .ke/, with a
+// simulated Modbus device and its mapper (examples/device.yaml describes the device).
 // Ctrl-C (SIGINT) or SIGTERM stops both cleanly; the exit code says whether both stopped well.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { root } from './workspaces.mjs';
@@ -29,6 +30,26 @@ const joinArgs = existsSync(join(edgeDataDir, 'certs', 'node.crt'))
       ).trim(),
     ];
 
+// The Modbus mapper of examples/device.yaml, registered with ke-edge's device twin over DMI.
+const mapperDir = join(dataRoot, 'mappers');
+mkdirSync(mapperDir, { recursive: true });
+const mapperConfig = join(mapperDir, 'modbus.yaml');
+writeFileSync(
+  mapperConfig,
+  [
+    'grpc_server:',
+    `  socket_path: ${join(mapperDir, 'modbus.sock')}`,
+    'common:',
+    '  name: modbus-mapper',
+    '  version: v1.0.0',
+    '  api_version: v1.0.0',
+    '  protocol: modbus',
+    '  address: 127.0.0.1',
+    `  edgecore_sock: ${join(edgeDataDir, 'dmi.sock')}`,
+    '',
+  ].join('\n'),
+);
+
 const daemons = [
   {
     name: 'ke-cloud',
@@ -39,6 +60,16 @@ const daemons = [
     name: 'ke-edge',
     entry: join(root, 'apps/reference-edge/dist/main.js'),
     args: ['--data-dir', edgeDataDir, '--node-name', nodeName, ...joinArgs],
+  },
+  {
+    name: 'modbus-device',
+    entry: join(root, 'scripts/simulated-modbus-device.mjs'),
+    args: [],
+  },
+  {
+    name: 'ke-mapper-modbus',
+    entry: join(root, 'apps/reference-mappers/dist/modbus.js'),
+    args: ['--config', mapperConfig],
   },
 ];
 

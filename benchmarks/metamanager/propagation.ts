@@ -349,6 +349,8 @@ export async function runPropagation(options: PropagationOptions): Promise<Metri
       `127.0.0.1:${ports.websocket}`,
       '--modules.edgeHub.httpServer',
       `https://127.0.0.1:${ports.https}`,
+      '--modules.eventBus.mqttServerInternal',
+      'tcp://127.0.0.1:0',
       '--modules.metaManager.metaServer.server',
       '127.0.0.1:0',
     ]);

@@ -308,6 +308,8 @@ async function session(testbed: ContainerdTestbed, runtime: Runtime): Promise<Se
           `127.0.0.1:${ports.websocket}`,
           '--modules.edgeHub.httpServer',
           `https://127.0.0.1:${ports.https}`,
+          '--modules.eventBus.mqttServerInternal',
+          'tcp://127.0.0.1:0',
           '--modules.metaManager.metaServer.server',
           '127.0.0.1:0',
         ],

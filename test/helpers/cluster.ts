@@ -175,6 +175,8 @@ export class TestCluster {
           `127.0.0.1:${this.ports.websocket}`,
           '--modules.edgeHub.httpServer',
           `https://127.0.0.1:${this.ports.https}`,
+          '--modules.eventBus.mqttServerInternal',
+          'tcp://127.0.0.1:0',
           '--modules.metaManager.metaServer.server',
           '127.0.0.1:0',
           '--modules.edged.nodeStatusUpdateFrequency',

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createRouter } from '@ke/beehive';
+import { createRouter, Group } from '@ke/beehive';
 import { type Component, type Logger, reportModules } from '@ke/daemon';
+import { createDeviceController, type DeviceController } from '@ke/devicecontroller';
 import { createEdgeController, type EdgeController } from '@ke/edgecontroller';
 import { type KubeConfig, loadKubeConfig } from '@ke/kube';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -34,6 +35,7 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
   let cloudHub: CloudHubModule | undefined;
   let monitor: MonitorServer | undefined;
   let edgeController: EdgeController | undefined;
+  let deviceController: DeviceController | undefined;
   const running: (keyof CloudConfig['modules'])[] = [];
 
   async function connectToKubernetes(): Promise<KubeConfig> {
@@ -100,6 +102,20 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
         edgeController = controller;
         running.push('edgeController');
       }
+      if (config.modules.deviceController.enable && cloudHub) {
+        const hub = cloudHub.hub;
+        const controller = createDeviceController({
+          kubeConfig,
+          dispatch: (message) => hub.dispatch(message),
+          logger: logger.child({ module: 'devicecontroller' }),
+        });
+        hub.on('message', ({ node, message }) => {
+          if (message.route.group === Group.Twin) void controller.handleUpstream(node, message);
+        });
+        await controller.start();
+        deviceController = controller;
+        running.push('deviceController');
+      }
       monitor = await startMonitorServer({
         bindAddress: config.commonConfig.monitorServer.bindAddress,
         registry,
@@ -120,6 +136,8 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
       await monitor?.stop();
       monitor = undefined;
       await router.stop();
+      await deviceController?.stop();
+      deviceController = undefined;
       await edgeController?.stop();
       edgeController = undefined;
       await cloudHub?.stop();

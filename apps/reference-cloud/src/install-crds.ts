@@ -1,6 +1,24 @@
-import { crdFor, resources } from '@ke/apis';
-import { isKubeError, type KubeConfig, KubeErrorCode, toKubeError } from '@ke/kube';
-import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { crdFor, type ResourceDefinition, resources } from '@ke/apis';
+import { createCrdClient, isKubeError, type KubeConfig, KubeErrorCode } from '@ke/kube';
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+/**
+ * CustomResourceDefinitions as plain JSON. client-node's typed ApiextensionsV1Api would
+ * serialize through its model classes, which drop keys such as
+ * `x-kubernetes-preserve-unknown-fields` given in their wire spelling (and with them a device's
+ * free-form `configData`).
+ */
+const CRDS = {
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  listKind: 'CustomResourceDefinitionList',
+  plural: 'customresourcedefinitions',
+  singular: 'customresourcedefinition',
+  shortNames: ['crd'],
+  scope: 'Cluster',
+} as unknown as ResourceDefinition;
 
 /**
  * Creates (or updates to this build's schema) the CRDs of `@ke/apis`: Device, DeviceModel,
@@ -9,24 +27,19 @@ import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes
  * libs/apis/crds` does it (as `keadm init` does for KubeEdge).
  */
 export async function installCrds(kubeConfig: KubeConfig): Promise<string[]> {
-  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const client = createCrdClient<KubernetesObject>(kubeConfig, CRDS);
   const names: string[] = [];
   for (const resource of resources) {
-    const body = crdFor(resource) as unknown as V1CustomResourceDefinition;
+    const body = crdFor(resource) as unknown as KubernetesObject;
     const name = body.metadata?.name ?? '';
     try {
-      await api.createCustomResourceDefinition({ body });
+      await client.create(body);
     } catch (error) {
-      const kubeError = toKubeError(error, `create CRD ${name}`);
-      if (!isKubeError(kubeError) || kubeError.code !== KubeErrorCode.AlreadyExists)
-        throw kubeError;
-      const current = await api.readCustomResourceDefinition({ name });
-      await api.replaceCustomResourceDefinition({
-        name,
-        body: {
-          ...body,
-          metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion },
-        },
+      if (!isKubeError(error) || error.code !== KubeErrorCode.AlreadyExists) throw error;
+      const current = await client.get(undefined, name);
+      await client.replace({
+        ...body,
+        metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion },
       });
     }
     names.push(name);

@@ -98,15 +98,27 @@ export const EdgeConfigSchema = section({
         description: 'internal: embedded broker; external: the broker at mqttServerExternal',
       }),
       mqttServerInternal: Type.String({
-        default: 'tcp://127.0.0.1:1884',
-        description: 'listen address of the embedded broker',
+        default: 'tcp://127.0.0.1:1883',
+        description: 'listen address of the embedded broker (tcp://host:port)',
       }),
       mqttServerExternal: Type.String({
         default: 'tcp://127.0.0.1:1883',
         description: 'external broker URL',
       }),
     }),
-    deviceTwin: section({ enable: enable('DeviceTwin, device state and twins') }),
+    deviceTwin: section({
+      enable: enable('DeviceTwin, device state and twins'),
+      dmiSockPath: Type.String({
+        default: '',
+        description:
+          'unix socket mappers register on (KubeEdge: /etc/kubeedge/dmi.sock); empty means <dataDir>/dmi.sock',
+      }),
+      reportCycle: Type.Integer({
+        default: 1000,
+        minimum: 1,
+        description: 'ms between reports to the cloud of a property that sets no reportCycle',
+      }),
+    }),
     edgeMesh: section({ enable: enable('EdgeMesh DNS, service proxy and tunnel') }),
     serviceBus: section({
       enable: enable('ServiceBus, cloud to local HTTP', false),

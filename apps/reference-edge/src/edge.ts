@@ -6,6 +6,7 @@ import { buildNodeStatus } from '@ke/edged-cri';
 import type { EdgeHub } from '@ke/edgehub';
 import pkg from '../package.json';
 import type { EdgeConfig } from './config';
+import { type DeviceModule, startDeviceModule } from './device-module';
 import { type EdgedModule, startEdgedModule } from './edged-module';
 import { createEdgeHubModule } from './edgehub-module';
 import { type MetaModule, startMetaModule } from './meta-module';
@@ -36,6 +37,7 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
   let meta: MetaModule | undefined;
   let nodeStatus: { stop(): void; reportNow(): void } | undefined;
   let edged: EdgedModule | undefined;
+  let devices: DeviceModule | undefined;
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
@@ -84,6 +86,15 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
         });
         running.push('edged');
       }
+      if (config.modules.deviceTwin.enable) {
+        devices = await startDeviceModule({ config, dataDir, nodeName, router, logger });
+        running.push('deviceTwin');
+        if (devices.twin.mqttUrl) running.push('eventBus');
+        logger.info(
+          { mqtt: devices.twin.mqttUrl ?? 'off', dmi: devices.twin.dmiEndpoint },
+          'device twin ready for mappers and apps',
+        );
+      }
       if (edgeHub) {
         const runtime = edged?.edged;
         nodeStatus = startNodeStatus({
@@ -109,6 +120,8 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
     },
     async stop() {
       nodeStatus?.stop();
+      await devices?.stop();
+      devices = undefined;
       await edged?.stop();
       edged = undefined;
       await edgeHub?.stop();

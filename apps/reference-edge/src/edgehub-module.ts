@@ -19,6 +19,18 @@ const MODULE_OF_GROUP: Readonly<Record<string, string>> = {
   [Group.User]: ModuleName.ServiceBus,
 };
 
+/** Resource types the device twin stores rather than the metadata store. */
+const DEVICE_TYPES = new Set(['device', 'devicemodel']);
+
+/** The local module for a downstream message: by group, devices and models to the twin. */
+function moduleOf(message: Message): string | undefined {
+  const { group, resource } = message.route;
+  if (group === Group.Resource && DEVICE_TYPES.has(resource.split('/')[1] ?? '')) {
+    return ModuleName.DeviceTwin;
+  }
+  return MODULE_OF_GROUP[group ?? ''];
+}
+
 /**
  * EdgeHub as ke-edge runs it: the node certificate from `<dataDir>/certs` (joined with the
  * token on first start, renewed with the current certificate near expiry), and every
@@ -60,7 +72,7 @@ export function createEdgeHubModule(options: {
       return identity;
     },
     handler: async (message: Message) => {
-      const module = MODULE_OF_GROUP[message.route.group ?? ''];
+      const module = moduleOf(message);
       if (!module) {
         logger.warn(
           { group: message.route.group, resource: message.route.resource },

@@ -75,6 +75,8 @@ beforeAll(async () => {
       hub.url.replace(/^wss:\/\//, ''),
       '--modules.edgeHub.httpServer',
       certificates.url,
+      '--modules.eventBus.mqttServerInternal',
+      'tcp://127.0.0.1:0',
       '--modules.metaManager.metaServer.server',
       '127.0.0.1:0',
     ],

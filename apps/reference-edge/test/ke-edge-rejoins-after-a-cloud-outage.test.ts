@@ -48,6 +48,8 @@ function startEdge(token?: string): TestProcess {
     `127.0.0.1:${ports.websocket}`,
     '--modules.edgeHub.httpServer',
     `https://127.0.0.1:${ports.https}`,
+    '--modules.eventBus.mqttServerInternal',
+    'tcp://127.0.0.1:0',
     '--modules.metaManager.metaServer.server',
     '127.0.0.1:0',
     ...(token ? ['--token', token] : []),

@@ -54,6 +54,8 @@ describe('ke-edge', () => {
       'edge-node-7',
       '--modules.edged.nodeLabels',
       'region=hangzhou',
+      '--modules.eventBus.mqttServerInternal',
+      'tcp://127.0.0.1:0',
       '--modules.metaManager.metaServer.server',
       '127.0.0.1:0',
       // Nothing listens there: the edge keeps trying while the test looks at the rest.

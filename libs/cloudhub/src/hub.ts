@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import {
+  cloudResourceNode,
   cloudToEdgeResource,
   createMessage,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -433,17 +434,23 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   }
 
   dispatch(message: Message): DispatchResult {
-    let parts: ReturnType<typeof parseCloudResource>;
+    let node: string;
     try {
-      parts = parseCloudResource(message.route.resource);
+      node = cloudResourceNode(message.route.resource);
     } catch (cause) {
       throw new CloudHubError(
         'KE_CLOUDHUB_BAD_MESSAGE',
-        `dispatch: resource ${JSON.stringify(message.route.resource)} is not node/<node>/<namespace>/<type>/<name>`,
+        `dispatch: resource ${JSON.stringify(message.route.resource)} is not node/<node>/<namespace>/<type>/<name> (or node/<node>/<resource>)`,
         { cause },
       );
     }
-    const node = parts.node;
+    // Node-level resources (KubeEdge's device `membership`) have no namespace/type form.
+    let type = '';
+    try {
+      type = parseCloudResource(message.route.resource).type;
+    } catch {
+      type = '';
+    }
     const edgeMessage: Message = {
       header: message.header,
       route: { ...message.route, resource: cloudToEdgeResource(message.route.resource) },
@@ -461,7 +468,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
         },
       );
     }
-    const object = objectOf(message, parts.type);
+    const object = type ? objectOf(message, type) : undefined;
     const queue = this.#queueOf(node);
     if (object) {
       if (object.inserted) this.#ledger.revive(node, object.uid);

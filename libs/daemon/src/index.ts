@@ -33,6 +33,7 @@ export {
   resolveConfig,
   section,
 } from './config';
+export { type ConfigFileCliSpec, runConfigFileCli } from './config-file-cli';
 export { type ConfigIssue, DaemonError, type DaemonErrorCode } from './errors';
 export { type Component, type RunOptions, runUntilSignal, type SignalTarget } from './lifecycle';
 export { createLogger, type LogFormat, type Logger, type LoggerSettings } from './logger';

@@ -50,6 +50,8 @@ function toDmiError(
       );
     case status.NOT_FOUND:
       return new DmiError('KE_DMI_NOT_FOUND', `${method}: ${error.details}`, grpc);
+    case status.INVALID_ARGUMENT:
+      return new DmiError('KE_DMI_INVALID_ARGUMENT', `${method}: ${error.details}`, grpc);
     case status.DEADLINE_EXCEEDED:
       return new DmiError(
         'KE_DMI_TIMEOUT',

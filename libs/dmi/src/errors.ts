@@ -9,7 +9,7 @@ export type DmiErrorCode =
   | 'KE_DMI_TIMEOUT'
   /** The other side answered with another error; `grpcCode` and `details` say which. */
   | 'KE_DMI_FAILED'
-  /** A caller's mistake: an empty endpoint, a socket path that is not a socket, ... */
+  /** A caller's mistake (an empty endpoint, a socket path that is not a socket), or a request the other side refused as malformed (gRPC INVALID_ARGUMENT). */
   | 'KE_DMI_INVALID_ARGUMENT'
   /** A `configData` value this package cannot pack into, or unpack from, a `google.protobuf.Any`. */
   | 'KE_DMI_UNSUPPORTED_VALUE';

@@ -74,9 +74,9 @@ describe('errors reach the caller as DmiErrors with codes', () => {
     });
   });
 
-  it('maps a DmiError thrown by a handler to the status of its code', async () => {
+  it('maps a DmiError thrown by a handler to the status of its code, and back', async () => {
     await expect(client.registerDevice({ name: 'bad' })).rejects.toMatchObject({
-      code: 'KE_DMI_FAILED',
+      code: 'KE_DMI_INVALID_ARGUMENT',
       grpcCode: status.INVALID_ARGUMENT,
       details: 'the device has no protocol',
     });

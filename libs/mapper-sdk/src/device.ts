@@ -69,6 +69,11 @@ interface RunningProperty {
   reportCycleMs: number;
   latest: PropertyValue | undefined;
   reading: boolean;
+  /** Ends the driver's subscription to this property; set while it is subscribed. */
+  unsubscribe: (() => Promise<void>) | undefined;
+  subscribing: boolean;
+  /** The value last sent to edgecore or pushed, so that a subscription reports only changes. */
+  reportedValue: string | undefined;
 }
 
 function cycle(value: string | number | undefined, fallback: number): number {
@@ -111,6 +116,9 @@ export class RunningDevice {
         reportCycleMs: cycle(spec.reportCycle, collectCycleMs),
         latest: undefined,
         reading: false,
+        unsubscribe: undefined,
+        subscribing: false,
+        reportedValue: undefined,
       });
     }
   }
@@ -128,6 +136,7 @@ export class RunningDevice {
     this.abort.abort();
     this.timers.clear();
     await this.running;
+    await this.unsubscribeAll();
     const driver = this.driver;
     this.driver = undefined;
     if (driver) {
@@ -210,11 +219,99 @@ export class RunningDevice {
       void this.collect(property);
     }
     this.timers.every(this.context.stateIntervalMs, () => void this.checkState());
+    await this.subscribeAll(false);
+  }
+
+  /**
+   * Subscribes every property not subscribed yet (all of them again when `renew`) with a
+   * driver that can. A subscribed property is not read on its collect timer: the driver
+   * pushes its changes, and each change is reported at once. A property whose subscription
+   * fails is collected on its timer, and subscribed again at the next state check.
+   */
+  private async subscribeAll(renew: boolean): Promise<void> {
+    if (!this.driver?.subscribe) return;
+    await Promise.all([...this.properties.values()].map((p) => this.subscribe(p, renew)));
+  }
+
+  private async subscribe(property: RunningProperty, renew: boolean): Promise<void> {
+    const driver = this.driver;
+    if (!driver?.subscribe || this.stopped || property.subscribing) return;
+    if (property.unsubscribe && !renew) return;
+    property.subscribing = true;
+    const name = property.spec.name;
+    try {
+      const previous = property.unsubscribe;
+      property.unsubscribe = undefined;
+      await previous?.().catch(() => undefined);
+      const unsubscribe = await driver.subscribe(
+        property.visitor,
+        { name, type: property.type },
+        (value) => this.record(property, value, true),
+        { samplingIntervalMs: property.collectCycleMs, signal: this.abort.signal },
+      );
+      if (this.stopped || this.driver !== driver) {
+        await unsubscribe().catch(() => undefined);
+        return;
+      }
+      property.unsubscribe = unsubscribe;
+      log(this.context.logger, 'info', this.fields({ property: name }), 'property subscribed');
+    } catch (error) {
+      if (!this.stopped) {
+        log(
+          this.context.logger,
+          'warn',
+          this.fields({ property: name, error: messageOf(error) }),
+          'subscribe failed; collecting on the timer until a later subscribe works',
+        );
+      }
+    } finally {
+      property.subscribing = false;
+    }
+  }
+
+  private async unsubscribeAll(): Promise<void> {
+    await Promise.all(
+      [...this.properties.values()].map(async (property) => {
+        const unsubscribe = property.unsubscribe;
+        property.unsubscribe = undefined;
+        await unsubscribe?.().catch((error) => {
+          log(
+            this.context.logger,
+            'warn',
+            this.fields({ property: property.spec.name, error: messageOf(error) }),
+            'unsubscribe failed',
+          );
+        });
+      }),
+    );
+  }
+
+  /**
+   * Keeps a value read or pushed. A pushed value that differs from the one last reported
+   * (or the first one) is reported, and pushed, at once.
+   */
+  private record(property: RunningProperty, value: string, pushed: boolean): void {
+    if (this.stopped) return;
+    const text = String(value);
+    property.latest = { value: text, timestamp: Date.now(), type: property.type };
+    const reported = property.spec.reportToCloud || hasPush(property.spec.pushMethod);
+    if (pushed && reported && property.reportedValue !== text) {
+      void this.report(property).catch((error) => {
+        log(
+          this.context.logger,
+          'warn',
+          this.fields({ property: property.spec.name, error: messageOf(error) }),
+          'report of a subscribed change failed',
+        );
+      });
+    }
   }
 
   private async collect(property: RunningProperty): Promise<void> {
     const driver = this.driver;
+    // A subscribed property is read once at start; after that the driver pushes its changes.
     if (!driver || this.stopped || property.reading) return;
+    if (property.unsubscribe && property.latest) return;
     property.reading = true;
     try {
       const value = await driver.readProperty(
@@ -222,7 +319,7 @@ export class RunningDevice {
         { name: property.spec.name, type: property.type },
         { signal: this.abort.signal },
       );
-      property.latest = { value: String(value), timestamp: Date.now(), type: property.type };
+      this.record(property, value, false);
     } catch (error) {
       if (!this.stopped) {
         log(
@@ -240,6 +337,7 @@ export class RunningDevice {
   private async report(property: RunningProperty): Promise<void> {
     const latest = property.latest;
     if (!latest || this.stopped) return;
+    property.reportedValue = latest.value;
     const metadata = { timestamp: String(latest.timestamp), type: latest.type };
     const tasks: Promise<void>[] = [];
     if (property.spec.reportToCloud) {
@@ -331,7 +429,12 @@ export class RunningDevice {
       );
       state = 'unknown';
     }
+    const previous = this.state;
     await this.setState(state);
+    if (state !== 'ok' || this.stopped) return;
+    // Back after an outage: the driver may have lost its subscriptions with its connection.
+    const recovered = previous !== undefined && previous !== 'ok';
+    await this.subscribeAll(recovered);
   }
 
   private async setState(state: DeviceState): Promise<void> {

@@ -8,16 +8,33 @@ export type MapperErrorCode =
   /** A value could not be pushed to an MQTT broker or HTTP endpoint (the push is dropped). */
   | 'KE_MAPPER_PUSH_FAILED'
   /** A device's driver threw while connecting, reading, writing or reporting its state. */
-  | 'KE_MAPPER_DRIVER_FAILED';
+  | 'KE_MAPPER_DRIVER_FAILED'
+  /** The mapper's config file could not be read (missing, unreadable). */
+  | 'KE_MAPPER_CONFIG_READ'
+  /** The mapper's config is not valid YAML, or its top level is not a mapping. */
+  | 'KE_MAPPER_CONFIG_YAML'
+  /** A required config key is missing (`key` names it). */
+  | 'KE_MAPPER_CONFIG_MISSING'
+  /** A config key has a value of the wrong type or out of range (`key` names it). */
+  | 'KE_MAPPER_CONFIG_INVALID'
+  /** The config has a key the mapper does not know, usually a typo (`key` names it). */
+  | 'KE_MAPPER_CONFIG_UNKNOWN_KEY';
 
 /** Every error this package throws or logs; `code` is stable, the message says what to do. */
 export class MapperError extends Error {
   override readonly name: string = 'MapperError';
   readonly code: MapperErrorCode;
+  /** For config errors: the dotted key at fault, like `common.http_port`. */
+  readonly key: string | undefined;
 
-  constructor(code: MapperErrorCode, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    code: MapperErrorCode,
+    message: string,
+    options: { cause?: unknown; key?: string } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.key = options.key;
   }
 }
 

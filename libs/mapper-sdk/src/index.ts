@@ -101,8 +101,15 @@
  * ```
  */
 
+export {
+  DEFAULT_EDGECORE_SOCK,
+  loadMapperConfig,
+  type MapperConfig,
+  type ParseMapperConfigOptions,
+  parseMapperConfig,
+} from './config';
 export type { DeviceSnapshot, PropertySnapshot, PropertyValue } from './device';
-export type { DeviceDriver, DeviceState, PropertyType } from './driver';
+export type { DeviceDriver, DeviceState, PropertyType, SubscribeOptions } from './driver';
 export { MapperError, type MapperErrorCode } from './errors';
 export { REST_API_VERSION } from './http-api';
 export type { MapperLogger } from './logger';

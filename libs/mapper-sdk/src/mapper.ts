@@ -25,15 +25,25 @@ import { backoff, Timers } from './timers';
 /** The DMI API version the mapper registers with. */
 export const MAPPER_API_VERSION = 'v1.0.0';
 
-export interface MapperOptions {
+/**
+ * `ProtocolConfig` and `VisitorConfig` are the driver's own config types (the Modbus driver's,
+ * say), inferred from `createDriver`; the driver gets the Device's `configData` as edgecore
+ * sent it and validates it.
+ */
+export interface MapperOptions<
+  ProtocolConfig = Record<string, unknown>,
+  VisitorConfig = Record<string, unknown>,
+> {
   /** The mapper's name, as it registers with edgecore. */
   name: string;
   /** The mapper's version. Default `v1.0.0`. */
   version?: string;
+  /** The DMI API version it registers with. Default `MAPPER_API_VERSION` (`v1.0.0`). */
+  apiVersion?: string;
   /** The protocol it speaks (`modbus`, ...): edgecore sends it the devices of that protocol. */
   protocol: string;
   /** A fresh driver; called once per device, and again when the device is updated. */
-  createDriver: () => DeviceDriver;
+  createDriver: () => DeviceDriver<ProtocolConfig, VisitorConfig>;
   dmi: {
     /** edgecore's DMI socket, like `unix:///etc/kubeedge/dmi.sock`. */
     edgeEndpoint: string;
@@ -101,7 +111,10 @@ const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
  * A KubeEdge device mapper's runtime (mapper-framework's): serves DeviceMapperService, registers
  * with edgecore, runs one driver per device, and reports twins and states.
  */
-export function createMapper(options: MapperOptions): Mapper {
+export function createMapper<
+  ProtocolConfig = Record<string, unknown>,
+  VisitorConfig = Record<string, unknown>,
+>(options: MapperOptions<ProtocolConfig, VisitorConfig>): Mapper {
   if (!options.name) {
     throw new MapperError('KE_MAPPER_INVALID_OPTIONS', 'createMapper needs a `name`');
   }
@@ -114,7 +127,8 @@ export function createMapper(options: MapperOptions): Mapper {
       'createMapper needs `dmi.edgeEndpoint` (edgecore’s socket) and `dmi.socketPath` (its own)',
     );
   }
-  return new MapperRuntime(options);
+  // The driver's config types are its own claim: at run time it gets plain objects either way.
+  return new MapperRuntime(options as unknown as MapperOptions);
 }
 
 class MapperRuntime extends EventEmitter implements Mapper {
@@ -288,7 +302,7 @@ class MapperRuntime extends EventEmitter implements Mapper {
             mapper: {
               name: this.options.name,
               version: this.options.version ?? 'v1.0.0',
-              apiVersion: MAPPER_API_VERSION,
+              apiVersion: this.options.apiVersion ?? MAPPER_API_VERSION,
               protocol: this.options.protocol,
               address: this.socketPath,
               state: 'ok',
