@@ -3,7 +3,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createModbusTestServer, type ModbusTestServer } from '@ke/mapper-modbus';
-import { command, describeWithSystem, startSource, type TestProcess, waitFor } from '@ke/testing';
+import {
+  command,
+  describeWithSystem,
+  startProcess,
+  startSource,
+  type TestProcess,
+  waitFor,
+} from '@ke/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Edge, TestCluster } from './helpers/cluster';
 
@@ -15,11 +22,14 @@ const run = promisify(execFile);
 const mapperMain = new URL('../apps/reference-mappers/src/modbus.ts', import.meta.url);
 const NODE = 'edge-1';
 const REGISTER = 2; // holding register offset the device's `temp` property reads
+const REPORT_CYCLE_MS = 2000;
 
 let cluster: TestCluster;
 let edge: Edge;
 let device: ModbusTestServer;
 let mapper: TestProcess;
+let mapperConfig: string;
+let brokerPort: string;
 
 const model = {
   apiVersion: 'devices.kubeedge.io/v1beta1',
@@ -31,7 +41,7 @@ const model = {
   },
 };
 
-const thermo = (port: number) => ({
+const thermo = (port: number, broker: string) => ({
   apiVersion: 'devices.kubeedge.io/v1beta1',
   kind: 'Device',
   metadata: { name: 'thermo', namespace: 'default' },
@@ -43,8 +53,10 @@ const thermo = (port: number) => ({
       {
         name: 'temp',
         collectCycle: 300,
-        reportCycle: 500,
+        reportCycle: REPORT_CYCLE_MS,
         reportToCloud: true,
+        // Readings to the edge's MQTT broker too, as KubeEdge's mappers push them.
+        pushMethod: { mqtt: { address: broker, topic: 'thermo/temp', qos: 0, retained: false } },
         visitors: {
           protocolName: 'modbus',
           configData: { register: 'HoldingRegister', offset: REGISTER, limit: 1, scale: 1 },
@@ -106,9 +118,17 @@ async function mbpoll(): Promise<string | undefined> {
   return /^\[\d+\]:\s+(\S+)/m.exec(stdout)?.[1];
 }
 
+const startMapper = () =>
+  startSource(mapperMain, ['--config', mapperConfig], { env: { KE_LOG_FORMAT: 'json' } });
+
 describeWithSystem(
   'a Modbus device on an edge node reaches the cloud, and the cloud reaches it',
-  [command('kubectl'), command('mbpoll', { debianPackage: 'mbpoll' })],
+  [
+    command('kubectl'),
+    command('mbpoll', { debianPackage: 'mbpoll' }),
+    command('mosquitto_sub', { debianPackage: 'mosquitto-clients' }),
+    command('stdbuf'),
+  ],
   () => {
     beforeAll(async () => {
       cluster = await TestCluster.create('ke-e2e-modbus');
@@ -119,12 +139,14 @@ describeWithSystem(
       edge = await cluster.startEdge(NODE, { token: await cluster.token() });
       const ready = JSON.parse(await edge.process.waitForLine(/device twin ready/, 60_000)) as {
         dmi: string;
+        mqtt: string;
       };
+      brokerPort = new URL(ready.mqtt).port;
       await edge.process.waitForLine(/connected to the cloud/, 60_000);
 
-      const config = join(cluster.dir, 'mapper.yaml');
+      mapperConfig = join(cluster.dir, 'mapper.yaml');
       await writeFile(
-        config,
+        mapperConfig,
         [
           'grpc_server:',
           `  socket_path: ${join(cluster.dir, 'modbus.sock')}`,
@@ -138,11 +160,11 @@ describeWithSystem(
           '',
         ].join('\n'),
       );
-      mapper = startSource(mapperMain, ['--config', config], { env: { KE_LOG_FORMAT: 'json' } });
+      mapper = startMapper();
       await mapper.waitForLine(/registered with edgecore/, 60_000);
 
       await cluster.apply(model);
-      await cluster.apply(thermo(device.port));
+      await cluster.apply(thermo(device.port, `tcp://127.0.0.1:${brokerPort}`));
     }, 180_000);
 
     afterAll(async () => {
@@ -166,6 +188,7 @@ describeWithSystem(
       await waitFor('state ok', async () => (await status()).state === 'ok', { timeoutMs: 30_000 });
 
       device.holding[REGISTER] = 230;
+      const changed = Date.now();
       expect(await mbpoll()).toBe('230');
       await waitFor(
         'reported 230 in the cloud',
@@ -175,6 +198,28 @@ describeWithSystem(
           intervalMs: 250,
         },
       );
+      // Issue #7: within two report cycles (plus a collect cycle and kubectl's own time).
+      expect(Date.now() - changed).toBeLessThanOrEqual(2 * REPORT_CYCLE_MS + 1500);
+    });
+
+    it("pushes readings to the property's MQTT topic on the edge's broker", async () => {
+      // Line-buffered: mosquitto_sub's stdio holds a pipe's output until it exits otherwise.
+      const sub = startProcess('stdbuf', [
+        ...['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', brokerPort],
+        ...['-t', 'thermo/temp', '-C', '1', '-W', '30'],
+      ]);
+      try {
+        const line = await sub.waitForLine(/"propertyName"/, 30_000);
+        const reading = JSON.parse(line) as Record<string, unknown>;
+        expect(reading).toMatchObject({
+          deviceName: 'thermo',
+          deviceNamespace: 'default',
+          propertyName: 'temp',
+        });
+        expect(reading.value).toBe(String(device.holding[REGISTER]));
+      } finally {
+        await sub.stop('SIGKILL').catch(() => undefined);
+      }
     });
 
     it('writes a desired value patched with kubectl to the device', async () => {
@@ -202,6 +247,29 @@ describeWithSystem(
         { timeoutMs: 30_000, intervalMs: 250 },
       );
       expect(twin.observedDesired?.value).toBe('77');
+    });
+
+    it('a mapper killed and restarted registers again and resumes', {
+      timeout: 120_000,
+    }, async () => {
+      await mapper.stop('SIGKILL');
+      device.holding[REGISTER] = 150;
+      mapper = startMapper();
+      await mapper.waitForLine(/registered with edgecore/, 60_000);
+      // The new process gets the device from the edge again and enforces its desired value.
+      await waitFor('mbpoll reads 77 again', async () => (await mbpoll()) === '77', {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+      device.holding[REGISTER] = 151;
+      await waitFor(
+        'reported 151 after the restart',
+        async () => (await reported())?.reported?.value === '151',
+        {
+          timeoutMs: 30_000,
+          intervalMs: 250,
+        },
+      );
     });
 
     it('shows the device unhealthy while it is off, and ok again once it is back', async () => {

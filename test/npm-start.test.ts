@@ -17,7 +17,7 @@ afterAll(async () => {
 
 // The README's Quick start: `npm start` runs one cloud and one edge and Ctrl-C stops both.
 describe('npm start', () => {
-  it('runs ke-cloud and ke-edge, and stops both cleanly on Ctrl-C', async () => {
+  it('runs ke-cloud, ke-edge, a Modbus device and its mapper, and stops all cleanly on Ctrl-C', async () => {
     const proc = startProcess('npm', ['start', '--silent'], {
       cwd: root,
       env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json' },
@@ -29,6 +29,9 @@ describe('npm start', () => {
       // The edge joined with the token npm start made, and the cloud sees it.
       await proc.waitForLine(/"name":"ke-edge".*"msg":"connected to the cloud"/, 60_000);
       await proc.waitForLine(/"name":"ke-cloud".*"node":"edge-node-1".*"msg":"node connected"/);
+      // The simulated Modbus device's mapper registered with the edge's device twin.
+      await proc.waitForLine(/"name":"modbus-device".*listening/);
+      await proc.waitForLine(/"name":"ke-mapper-modbus".*"msg":"registered with edgecore"/, 60_000);
 
       // A terminal's Ctrl-C: SIGINT to the whole foreground process group.
       const code = await proc.stop('SIGINT', 30_000);
@@ -39,6 +42,8 @@ describe('npm start', () => {
     const output = proc.lines.join('\n');
     expect(output).toMatch(/"name":"ke-edge".*stopped cleanly/);
     expect(output).toMatch(/"name":"ke-cloud".*stopped cleanly/);
+    expect(output).toMatch(/"name":"ke-mapper-modbus".*stopped cleanly/);
+    expect(output).toMatch(/"name":"modbus-device".*stopped cleanly/);
     expect(output).toContain('kubeedge-ts: stopped cleanly');
   }, 150_000);
 
