@@ -366,3 +366,28 @@ describe('an object deleted at a node', () => {
     expect(edge.store.received.get('u-shared')).toEqual(['insert:5', 'delete:5', 'insert:5']);
   });
 });
+
+describe('a node-level message (KubeEdge device membership)', () => {
+  it('goes to the node with its node/<node>/ prefix stripped, as a message needing no ACK', async () => {
+    const hub = await startHub();
+    const node = await connectRawNode(hub.url, ca, 'edge-members');
+    cleanups.push(() => node.close());
+    await connected(hub, 'edge-members');
+    const membership = createMessage({
+      source: 'devicecontroller',
+      group: 'twin',
+      operation: Operation.Update,
+      resource: 'node/edge-members/membership',
+      content: { event_id: 'e1', timestamp: 1, added_devices: [{ id: 'default/d1', name: 'd1' }] },
+    });
+    expect(hub.dispatch(membership)).toBe('queued');
+    const received = await node.next((message) => message.route.group === 'twin');
+    expect(received.route).toMatchObject({ group: 'twin', resource: 'membership' });
+    expect(received.content).toEqual(membership.content);
+    expect(
+      errorCode(() =>
+        hub.dispatch({ ...membership, route: { ...membership.route, resource: 'membership' } }),
+      ),
+    ).toBe('KE_CLOUDHUB_BAD_MESSAGE');
+  });
+});
