@@ -1,35 +1,33 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createModbusTestServer, type ModbusTestServer } from '@ke/mapper-modbus';
-import {
-  command,
-  describeWithSystem,
-  startProcess,
-  startSource,
-  type TestProcess,
-  waitFor,
-} from '@ke/testing';
+import { command, describeWithSystem, startProcess, type TestProcess, waitFor } from '@ke/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Edge, TestCluster } from './helpers/cluster';
+import { TestCluster } from './helpers/cluster';
+import {
+  type DeviceStatus,
+  deviceStatus,
+  mapperProcess,
+  startDeviceCluster,
+  stateCycle,
+  untilStatus,
+} from './helpers/devices';
 
 // Issue #7, Modbus end to end: kubectl → ke-cloud (devicecontroller) → ke-edge (devicetwin) →
 // ke-mapper-modbus (its own process, over DMI) → a Modbus TCP device; and back up to the
 // Device's status. mbpoll (libmodbus) checks the device independently.
 
 const run = promisify(execFile);
-const mapperMain = new URL('../apps/reference-mappers/src/modbus.ts', import.meta.url);
 const NODE = 'edge-1';
 const REGISTER = 2; // holding register offset the device's `temp` property reads
 const REPORT_CYCLE_MS = 2000;
 
 let cluster: TestCluster;
-let edge: Edge;
 let device: ModbusTestServer;
 let mapper: TestProcess;
-let mapperConfig: string;
+let mappers: Awaited<ReturnType<typeof mapperProcess>>;
 let brokerPort: string;
+let status: () => Promise<DeviceStatus>;
 
 const model = {
   apiVersion: 'devices.kubeedge.io/v1beta1',
@@ -66,60 +64,28 @@ const thermo = (port: number, broker: string) => ({
   },
 });
 
-interface DeviceStatus {
-  state?: string;
-  lastOnlineTime?: string;
-  twins?: {
-    propertyName: string;
-    reported?: { value: string; metadata?: Record<string, string> };
-    observedDesired?: { value: string };
-  }[];
-}
-
-async function status(): Promise<DeviceStatus> {
-  const { stdout } = await cluster.kubectl(
-    'get',
-    'device',
-    'thermo',
-    '-n',
-    'default',
-    '-o',
-    'json',
-  );
-  return (JSON.parse(stdout) as { status?: DeviceStatus }).status ?? {};
-}
-
-const reported = async () => (await status()).twins?.find((t) => t.propertyName === 'temp');
+const temp = (s: DeviceStatus) => s.twins?.find((t) => t.propertyName === 'temp');
+const reportedIs = (value: string) =>
+  untilStatus(status, `temp ${value} in the cloud`, (s) => temp(s)?.reported?.value === value && s);
 
 /** The holding register as mbpoll reads it (1-based references: offset 2 is `-r 3`). */
 async function mbpoll(): Promise<string | undefined> {
   const { stdout } = await run(
     'mbpoll',
     [
-      ...[
-        '-m',
-        'tcp',
-        '-a',
-        '1',
-        '-t',
-        '4',
-        '-r',
-        String(REGISTER + 1),
-        '-c',
-        '1',
-        '-1',
-        '-o',
-        '2',
-      ],
-      ...['-p', String(device.port), '127.0.0.1'],
+      ...['-m', 'tcp', '-a', '1', '-t', '4', '-r', String(REGISTER + 1), '-c', '1'],
+      ...['-1', '-o', '2', '-p', String(device.port), '127.0.0.1'],
     ],
     { timeout: 10_000 },
   ).catch(() => ({ stdout: '' }));
   return /^\[\d+\]:\s+(\S+)/m.exec(stdout)?.[1];
 }
 
-const startMapper = () =>
-  startSource(mapperMain, ['--config', mapperConfig], { env: { KE_LOG_FORMAT: 'json' } });
+const mbpollReads = (value: string) =>
+  waitFor(`mbpoll reads ${value}`, async () => (await mbpoll()) === value, {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+  });
 
 describeWithSystem(
   'a Modbus device on an edge node reaches the cloud, and the cloud reaches it',
@@ -132,37 +98,14 @@ describeWithSystem(
   () => {
     beforeAll(async () => {
       cluster = await TestCluster.create('ke-e2e-modbus');
+      status = deviceStatus(cluster, 'thermo');
       device = createModbusTestServer({ host: '127.0.0.1' });
       device.holding[REGISTER] = 215;
       await device.start();
-      await cluster.startCloud();
-      edge = await cluster.startEdge(NODE, { token: await cluster.token() });
-      const ready = JSON.parse(await edge.process.waitForLine(/device twin ready/, 60_000)) as {
-        dmi: string;
-        mqtt: string;
-      };
-      brokerPort = new URL(ready.mqtt).port;
-      await edge.process.waitForLine(/connected to the cloud/, 60_000);
-
-      mapperConfig = join(cluster.dir, 'mapper.yaml');
-      await writeFile(
-        mapperConfig,
-        [
-          'grpc_server:',
-          `  socket_path: ${join(cluster.dir, 'modbus.sock')}`,
-          'common:',
-          '  name: modbus-mapper',
-          '  version: v1.0.0',
-          '  api_version: v1.0.0',
-          '  protocol: modbus',
-          '  address: 127.0.0.1',
-          `  edgecore_sock: ${ready.dmi}`,
-          '',
-        ].join('\n'),
-      );
-      mapper = startMapper();
-      await mapper.waitForLine(/registered with edgecore/, 60_000);
-
+      const { dmi, mqtt } = await startDeviceCluster(cluster, NODE);
+      brokerPort = new URL(mqtt).port;
+      mappers = await mapperProcess({ dir: cluster.dir, protocol: 'modbus', edgecoreSock: dmi });
+      mapper = await mappers.start();
       await cluster.apply(model);
       await cluster.apply(thermo(device.port, `tcp://127.0.0.1:${brokerPort}`));
     }, 180_000);
@@ -175,29 +118,15 @@ describeWithSystem(
 
     it('shows the register value mbpoll reads in the Device status', async () => {
       expect(await mbpoll()).toBe('215');
-      const twin = await waitFor(
-        'reported 215 in the cloud',
-        async () => {
-          const twin = await reported();
-          return twin?.reported?.value === '215' && twin;
-        },
-        { timeoutMs: 30_000, intervalMs: 250 },
-      );
-      expect(twin.reported?.metadata?.type).toBe('int');
-      expect(Number(twin.reported?.metadata?.timestamp)).toBeGreaterThan(Date.now() - 60_000);
-      await waitFor('state ok', async () => (await status()).state === 'ok', { timeoutMs: 30_000 });
+      const twin = temp(await reportedIs('215'));
+      expect(twin?.reported?.metadata?.type).toBe('int');
+      expect(Number(twin?.reported?.metadata?.timestamp)).toBeGreaterThan(Date.now() - 60_000);
+      await untilStatus(status, 'state ok', (s) => s.state === 'ok');
 
       device.holding[REGISTER] = 230;
       const changed = Date.now();
       expect(await mbpoll()).toBe('230');
-      await waitFor(
-        'reported 230 in the cloud',
-        async () => (await reported())?.reported?.value === '230',
-        {
-          timeoutMs: 30_000,
-          intervalMs: 250,
-        },
-      );
+      await reportedIs('230');
       // Issue #7: within two report cycles (plus a collect cycle and kubectl's own time).
       expect(Date.now() - changed).toBeLessThanOrEqual(2 * REPORT_CYCLE_MS + 1500);
     });
@@ -224,29 +153,15 @@ describeWithSystem(
 
     it('writes a desired value patched with kubectl to the device', async () => {
       await cluster.kubectl(
-        'patch',
-        'device',
-        'thermo',
-        '-n',
-        'default',
-        '--type',
-        'json',
-        '-p',
+        ...['patch', 'device', 'thermo', '-n', 'default', '--type', 'json', '-p'],
         JSON.stringify([{ op: 'add', path: '/spec/properties/0/desired', value: { value: '77' } }]),
       );
-      await waitFor('mbpoll reads 77', async () => (await mbpoll()) === '77', {
-        timeoutMs: 30_000,
-        intervalMs: 250,
-      });
-      const twin = await waitFor(
+      await mbpollReads('77');
+      await untilStatus(
+        status,
         'observed desired 77 and reported 77',
-        async () => {
-          const twin = await reported();
-          return twin?.reported?.value === '77' && twin?.observedDesired?.value === '77' && twin;
-        },
-        { timeoutMs: 30_000, intervalMs: 250 },
+        (s) => temp(s)?.reported?.value === '77' && temp(s)?.observedDesired?.value === '77',
       );
-      expect(twin.observedDesired?.value).toBe('77');
     });
 
     it('a mapper killed and restarted registers again and resumes', {
@@ -254,46 +169,22 @@ describeWithSystem(
     }, async () => {
       await mapper.stop('SIGKILL');
       device.holding[REGISTER] = 150;
-      mapper = startMapper();
-      await mapper.waitForLine(/registered with edgecore/, 60_000);
+      mapper = await mappers.start();
       // The new process gets the device from the edge again and enforces its desired value.
-      await waitFor('mbpoll reads 77 again', async () => (await mbpoll()) === '77', {
-        timeoutMs: 30_000,
-        intervalMs: 250,
-      });
+      await mbpollReads('77');
       device.holding[REGISTER] = 151;
-      await waitFor(
-        'reported 151 after the restart',
-        async () => (await reported())?.reported?.value === '151',
-        {
-          timeoutMs: 30_000,
-          intervalMs: 250,
-        },
-      );
+      await reportedIs('151');
     });
 
     it('shows the device unhealthy while it is off, and ok again once it is back', async () => {
-      await device.stop();
-      const off = await waitFor(
-        'state not ok',
-        async () => {
-          const state = (await status()).state;
-          return state && state !== 'ok' && state;
-        },
-        { timeoutMs: 60_000, intervalMs: 250 },
+      const off = await stateCycle(
+        status,
+        () => device.stop(),
+        () => device.start(),
       );
       expect(['unhealthy', 'disconnected', 'offline']).toContain(off);
-
-      await device.start();
-      await waitFor('state ok', async () => (await status()).state === 'ok', {
-        timeoutMs: 60_000,
-        intervalMs: 250,
-      });
       device.holding[REGISTER] = 99;
-      await waitFor('reported 99', async () => (await reported())?.reported?.value === '99', {
-        timeoutMs: 30_000,
-        intervalMs: 250,
-      });
+      await reportedIs('99');
     });
   },
 );
