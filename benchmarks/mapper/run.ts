@@ -29,7 +29,7 @@ import {
   packConfigData,
 } from '@ke/dmi';
 import { createModbusTestServer, type ModbusTestServer } from '@ke/mapper-modbus';
-import { cell, cpuPressureUs, format, percentile } from '../stats';
+import { cell, cpuPressureUs, format, median, percentile } from '../stats';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -245,6 +245,9 @@ async function measure(devices: number): Promise<Metrics> {
     let twins = 0;
     let stateCalls = 0;
     let registrations = 0;
+    /** Per property, its reports inside the window: the first, the last, how many. */
+    const cadence = new Map<string, { first: number; last: number; count: number }>();
+    let windowOpen = false;
     edge = createDeviceManagerServer({
       socketPath: join(dir, 'dmi.sock'),
       handlers: {
@@ -259,6 +262,15 @@ async function measure(devices: number): Promise<Metrics> {
             twins++;
             const key = `${request.deviceName}/${twin.propertyName}`;
             if (!firstReport.has(key)) firstReport.set(key, now);
+            if (windowOpen) {
+              const seen = cadence.get(key);
+              if (seen) {
+                seen.last = now;
+                seen.count++;
+              } else {
+                cadence.set(key, { first: now, last: now, count: 1 });
+              }
+            }
             const probe = pending.get(key);
             if (probe && twin.reported?.value === probe.value) {
               probe.arrived = now;
@@ -354,6 +366,7 @@ async function measure(devices: number): Promise<Metrics> {
     const calls0 = calls;
     const twins0 = twins;
     const warnings0 = warnings;
+    windowOpen = true;
     const probes: Probe[] = [];
     const maxProbes = Math.floor((WINDOW_S * 1_000) / PROBE_EVERY_MS);
     let skipped = 0;
@@ -383,6 +396,7 @@ async function measure(devices: number): Promise<Metrics> {
     }
     const remaining = WINDOW_S * 1_000 - (performance.now() - t0);
     if (remaining > 0) await sleep(remaining);
+    windowOpen = false;
     const elapsed = (performance.now() - t0) / 1_000;
     const ticks1 = ticks();
     const own1 = mapperOnly();
@@ -431,6 +445,11 @@ async function measure(devices: number): Promise<Metrics> {
       sendP50: percentile(readToArrival, 50),
       sendMin: readToArrival[0] ?? Number.NaN,
       sendMax: readToArrival.at(-1) ?? Number.NaN,
+      interval: median(
+        [...cadence.values()]
+          .filter((c) => c.count > 1)
+          .map((c) => (c.last - c.first) / (c.count - 1)),
+      ),
       twinsPerS: twinsInWindow / elapsed,
       callsPerS: callsInWindow / elapsed,
       stateCalls,
@@ -525,6 +544,12 @@ function table(results: Map<number, Metrics[]>): string[] {
       expected: (n) => format(n * PROPERTIES * (1_000 / REPORT_MS), 0),
     },
     {
+      key: 'interval',
+      label: 'mean ms between two reports of one property (median over the properties)',
+      digits: 1,
+      expected: () => format(REPORT_MS, 0),
+    },
+    {
       key: 'callsPerS',
       label: 'DMI ReportDeviceStatus calls per s',
       digits: 1,
@@ -600,7 +625,9 @@ async function main(): Promise<void> {
             `missing ${metrics.missing}/${metrics.probes}, ${format(metrics.twinsPerS!, 1)} reports/s`,
         );
       } catch (error) {
-        failures.push(`${n} devices, run ${run}: ${(error as Error).message.split('\n')[0]}`);
+        const message = (error as Error).message;
+        const cause = message.split('\n').find((line) => /Error|error|failed/.test(line));
+        failures.push(`${n} devices, run ${run}: ${message.split('\n')[0]} ${cause ?? ''}`.trim());
         log(`  failed: ${(error as Error).message}`);
       }
     }

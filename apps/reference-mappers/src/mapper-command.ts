@@ -4,11 +4,13 @@ import pkg from '../package.json';
 
 const CONFIG_HELP =
   "mapper-framework's config.yaml (grpc_server.socket_path, common.name, common.protocol, " +
-  'common.edgecore_sock, common.http_port, ...); relative socket paths are relative to the file';
+  'common.edgecore_sock, common.http_port, dev_init.mode: register | configmap, ...); relative ' +
+  'paths are relative to the file';
 
 /**
  * A KubeEdge mapper as a process: reads mapper-framework's config.yaml, registers with
- * edgecore over DMI, runs `createDriver()` for each device edgecore assigns, and stops cleanly
+ * edgecore over DMI (or, with `dev_init.mode: configmap`, takes its devices from a file), runs
+ * `createDriver()` for each device, and stops cleanly
  * on SIGINT or SIGTERM. Resolves with the exit code (0 clean stop, 1 start/stop failure,
  * 2 bad command line or config).
  */

@@ -2,7 +2,8 @@
  * @packageDocumentation
  * KubeEdge's Device Management Interface (DMI v1beta1): the gRPC API between edgecore's device
  * manager and device mappers, over Unix sockets. Servers and clients for both of its services,
- * with typed messages and helpers that pack a protocol's `configData` from a plain object.
+ * with typed messages, helpers that pack a protocol's `configData` from a plain object, and the
+ * conversion of v1beta1 Device and DeviceModel objects to what a mapper receives.
  *
  * @example
  * ```js
@@ -141,3 +142,12 @@ export type {
   DmiServerOptions,
 } from './server';
 export type * from './types';
+export {
+  deviceFromV1beta1,
+  deviceInputFromV1beta1,
+  modelFromV1beta1,
+  modelInputFromV1beta1,
+  type V1beta1Device,
+  type V1beta1DeviceModel,
+  type V1beta1DeviceProperty,
+} from './v1beta1';

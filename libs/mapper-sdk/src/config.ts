@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { parseDeviceManifests } from './device-file';
 import { MapperError, type MapperErrorCode, messageOf } from './errors';
+import type { StandaloneDevices } from './mapper';
 
 /** Where edgecore's DMI socket is when the config does not say (edgecore's own default). */
 export const DEFAULT_EDGECORE_SOCK = '/etc/kubeedge/dmi.sock';
@@ -23,13 +26,21 @@ export interface MapperConfig {
   /** `common.protocol`. */
   protocol: string;
   dmi: {
-    /** `common.edgecore_sock` as a `unix://` endpoint; default `unix:///etc/kubeedge/dmi.sock`. */
-    edgeEndpoint: string;
-    /** `grpc_server.socket_path`, absolute. */
-    socketPath: string;
+    /**
+     * `common.edgecore_sock` as a `unix://` endpoint; default `unix:///etc/kubeedge/dmi.sock`.
+     * Left out with `dev_init.mode: configmap`: the mapper never calls edgecore.
+     */
+    edgeEndpoint?: string;
+    /** `grpc_server.socket_path`, absolute; optional with `dev_init.mode: configmap`. */
+    socketPath?: string;
   };
   /** `common.http_port` and `common.address` (default `127.0.0.1`); `false` without a port. */
   http: { port: number; host: string } | false;
+  /**
+   * With `dev_init.mode: configmap`: the Devices of `common.protocol` and the DeviceModels in
+   * the file `dev_init.configmap` names, so the mapper runs standalone.
+   */
+  devices?: StandaloneDevices;
 }
 
 /** How `parseMapperConfig` names and places the text it parses. */
@@ -44,13 +55,14 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': ['grpc_server', 'common', 'dev_init'],
   grpc_server: ['socket_path'],
   common: ['name', 'version', 'api_version', 'protocol', 'address', 'edgecore_sock', 'http_port'],
-  // mapper-framework's legacy device source (`mode: register | configmap`): read, not used.
+  // mapper-framework's device source: `register` (edgecore) or `configmap` (a file of manifests).
   dev_init: ['mode', 'configmap'],
 };
 
 /**
- * Reads a mapper-framework style `config.yaml`. Relative socket paths in it are resolved
- * against the file's directory. Throws a `MapperError` whose `key` names the bad key.
+ * Reads a mapper-framework style `config.yaml`, and with `dev_init.mode: configmap` the device
+ * file it names. Relative paths in it are resolved against the file's directory. Throws a
+ * `MapperError` whose `key` names the bad key.
  */
 export async function loadMapperConfig(file: string): Promise<MapperConfig> {
   let text: string;
@@ -63,14 +75,56 @@ export async function loadMapperConfig(file: string): Promise<MapperConfig> {
       { cause },
     );
   }
-  return parseMapperConfig(text, { source: file, baseDir: dirname(resolve(file)) });
+  const checked = checkMapperConfig(text, { source: file, baseDir: dirname(resolve(file)) });
+  if (!checked.deviceFile) return checked.config;
+  const deviceText = await readDeviceFile(() => readFile(checked.deviceFile!, 'utf8'), file);
+  return withDevices(checked.config, checked.deviceFile, deviceText);
 }
 
-/** Parses and validates the text of a mapper-framework style `config.yaml`. */
+/**
+ * Parses and validates the text of a mapper-framework style `config.yaml`; with
+ * `dev_init.mode: configmap` it reads the device file (relative to `baseDir`) synchronously.
+ */
 export function parseMapperConfig(
   text: string,
   options: ParseMapperConfigOptions = {},
 ): MapperConfig {
+  const source = options.source ?? 'mapper config';
+  const checked = checkMapperConfig(text, options);
+  if (!checked.deviceFile) return checked.config;
+  const deviceFile = checked.deviceFile;
+  const deviceText = readDeviceFile(() => readFileSync(deviceFile, 'utf8'), source);
+  return withDevices(checked.config, deviceFile, deviceText);
+}
+
+function readDeviceFile<T extends string | Promise<string>>(read: () => T, source: string): T {
+  const fail = (cause: unknown): never => {
+    throw new MapperError(
+      'KE_MAPPER_CONFIG_READ',
+      `${source}: dev_init.configmap names a file that cannot be read: ${messageOf(cause)}`,
+      { cause, key: 'dev_init.configmap' },
+    );
+  };
+  try {
+    const result = read();
+    return (typeof result === 'string' ? result : result.catch(fail)) as T;
+  } catch (cause) {
+    return fail(cause);
+  }
+}
+
+function withDevices(config: MapperConfig, deviceFile: string, text: string): MapperConfig {
+  return {
+    ...config,
+    devices: parseDeviceManifests(text, { source: deviceFile, protocol: config.protocol }),
+  };
+}
+
+/** The config, and the device file to read when `dev_init.mode` is `configmap`. */
+function checkMapperConfig(
+  text: string,
+  options: ParseMapperConfigOptions,
+): { config: MapperConfig; deviceFile: string | undefined } {
   const source = options.source ?? 'mapper config';
   const baseDir = options.baseDir ?? process.cwd();
   const fail = (code: MapperErrorCode, key: string, message: string): never => {
@@ -114,7 +168,7 @@ export function parseMapperConfig(
   section('');
   const grpcServer = section('grpc_server');
   const common = section('common');
-  section('dev_init');
+  const devInit = section('dev_init');
 
   const stringAt = (
     mapping: Record<string, unknown> | undefined,
@@ -147,14 +201,41 @@ export function parseMapperConfig(
     'common.protocol',
     'the protocol whose devices edgecore hands this mapper, like `protocol: modbus`',
   );
-  const socketPath = socketFile(
-    required(
-      stringAt(grpcServer, 'grpc_server.socket_path', 'socket_path: /etc/kubeedge/modbus.sock'),
-      'grpc_server.socket_path',
-      "the mapper's own DMI socket, like `socket_path: /etc/kubeedge/modbus.sock`",
-    ),
+  const mode = stringAt(devInit, 'dev_init.mode', 'mode: register') ?? 'register';
+  if (mode !== 'register' && mode !== 'configmap') {
+    fail(
+      'KE_MAPPER_CONFIG_INVALID',
+      'dev_init.mode',
+      `must be register (devices from edgecore) or configmap (devices from the file dev_init.configmap names), got ${JSON.stringify(mode)}`,
+    );
+  }
+  const standalone = mode === 'configmap';
+  const deviceFile = standalone
+    ? resolve(
+        baseDir,
+        required(
+          stringAt(devInit, 'dev_init.configmap', 'configmap: devices.yaml'),
+          'dev_init.configmap',
+          'the YAML file of Device and DeviceModel manifests to run, like `configmap: devices.yaml`',
+        ),
+      )
+    : undefined;
+  const socketPathText = stringAt(
+    grpcServer,
     'grpc_server.socket_path',
+    'socket_path: /etc/kubeedge/modbus.sock',
   );
+  const socketPath =
+    standalone && socketPathText === undefined
+      ? undefined
+      : socketFile(
+          required(
+            socketPathText,
+            'grpc_server.socket_path',
+            "the mapper's own DMI socket, like `socket_path: /etc/kubeedge/modbus.sock`",
+          ),
+          'grpc_server.socket_path',
+        );
   const edgecoreSock = socketFile(
     stringAt(common, 'common.edgecore_sock', 'edgecore_sock: /etc/kubeedge/dmi.sock') ??
       DEFAULT_EDGECORE_SOCK,
@@ -170,13 +251,22 @@ export function parseMapperConfig(
   }
   const port = httpPort(common?.http_port);
 
+  // A standalone mapper never calls edgecore: common.edgecore_sock is checked, then left out.
+  const dmi: MapperConfig['dmi'] = standalone
+    ? socketPath === undefined
+      ? {}
+      : { socketPath }
+    : { edgeEndpoint: `unix://${edgecoreSock}`, socketPath };
   return {
-    name,
-    version,
-    apiVersion,
-    protocol,
-    dmi: { edgeEndpoint: `unix://${edgecoreSock}`, socketPath },
-    http: port === undefined ? false : { port, host },
+    config: {
+      name,
+      version,
+      apiVersion,
+      protocol,
+      dmi,
+      http: port === undefined ? false : { port, host },
+    },
+    deviceFile,
   };
 
   function socketFile(value: string, path: string): string {

@@ -74,6 +74,8 @@ interface RunningProperty {
   subscribing: boolean;
   /** The value last sent to edgecore or pushed, so that a subscription reports only changes. */
   reportedValue: string | undefined;
+  /** When the property was last reported (ms since the epoch; 0: never). */
+  reportedAt: number;
 }
 
 function cycle(value: string | number | undefined, fallback: number): number {
@@ -119,6 +121,7 @@ export class RunningDevice {
         unsubscribe: undefined,
         subscribing: false,
         reportedValue: undefined,
+        reportedAt: 0,
       });
     }
   }
@@ -214,7 +217,9 @@ export class RunningDevice {
     for (const property of this.properties.values()) {
       this.timers.every(property.collectCycleMs, () => void this.collect(property));
       if (property.spec.reportToCloud || hasPush(property.spec.pushMethod)) {
-        this.timers.every(property.reportCycleMs, () => void this.report(property));
+        this.timers.every(property.reportCycleMs, () => {
+          if (!this.reportsAfterReads(property)) void this.report(property);
+        });
       }
       void this.collect(property);
     }
@@ -313,6 +318,7 @@ export class RunningDevice {
     if (!driver || this.stopped || property.reading) return;
     if (property.unsubscribe && property.latest) return;
     property.reading = true;
+    let read = false;
     try {
       const value = await driver.readProperty(
         property.visitor,
@@ -320,6 +326,7 @@ export class RunningDevice {
         { signal: this.abort.signal },
       );
       this.record(property, value, false);
+      read = true;
     } catch (error) {
       if (!this.stopped) {
         log(
@@ -332,12 +339,27 @@ export class RunningDevice {
     } finally {
       property.reading = false;
     }
+    // A value fresh from the device goes out now rather than at a report tick that may come
+    // just before the next read (which would make every report one collect cycle old).
+    const due =
+      Date.now() - property.reportedAt >= property.reportCycleMs - property.collectCycleMs / 2;
+    if (read && due && this.reportsAfterReads(property)) await this.report(property);
+  }
+
+  /**
+   * Whether the property is reported right after its reads (read on its own timer at least as
+   * often as it is reported) rather than on its report timer (subscribed, or read less often).
+   */
+  private reportsAfterReads(property: RunningProperty): boolean {
+    const reported = property.spec.reportToCloud || hasPush(property.spec.pushMethod);
+    return reported && !property.unsubscribe && property.collectCycleMs <= property.reportCycleMs;
   }
 
   private async report(property: RunningProperty): Promise<void> {
     const latest = property.latest;
     if (!latest || this.stopped) return;
     property.reportedValue = latest.value;
+    property.reportedAt = Date.now();
     const metadata = { timestamp: String(latest.timestamp), type: latest.type };
     const tasks: Promise<void>[] = [];
     if (property.spec.reportToCloud) {

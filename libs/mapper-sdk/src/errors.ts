@@ -18,7 +18,12 @@ export type MapperErrorCode =
   /** A config key has a value of the wrong type or out of range (`key` names it). */
   | 'KE_MAPPER_CONFIG_INVALID'
   /** The config has a key the mapper does not know, usually a typo (`key` names it). */
-  | 'KE_MAPPER_CONFIG_UNKNOWN_KEY';
+  | 'KE_MAPPER_CONFIG_UNKNOWN_KEY'
+  /**
+   * The device file of `dev_init.configmap` holds what the mapper cannot run: not a v1beta1
+   * Device or DeviceModel, a bad field, a Device whose DeviceModel is not in the file.
+   */
+  | 'KE_MAPPER_CONFIG_DEVICES';
 
 /** Every error this package throws or logs; `code` is stable, the message says what to do. */
 export class MapperError extends Error {

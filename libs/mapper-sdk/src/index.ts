@@ -109,6 +109,7 @@ export {
   parseMapperConfig,
 } from './config';
 export type { DeviceSnapshot, PropertySnapshot, PropertyValue } from './device';
+export { type ParseDeviceManifestsOptions, parseDeviceManifests } from './device-file';
 export type { DeviceDriver, DeviceState, PropertyType, SubscribeOptions } from './driver';
 export { MapperError, type MapperErrorCode } from './errors';
 export { REST_API_VERSION } from './http-api';
@@ -120,5 +121,6 @@ export {
   type MapperEvents,
   type MapperOptions,
   type MapperStats,
+  type StandaloneDevices,
 } from './mapper';
 export type { PushedValue } from './push';

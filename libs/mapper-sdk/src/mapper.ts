@@ -44,11 +44,19 @@ export interface MapperOptions<
   protocol: string;
   /** A fresh driver; called once per device, and again when the device is updated. */
   createDriver: () => DeviceDriver<ProtocolConfig, VisitorConfig>;
-  dmi: {
-    /** edgecore's DMI socket, like `unix:///etc/kubeedge/dmi.sock`. */
-    edgeEndpoint: string;
-    /** The mapper's own socket, where edgecore pushes device changes. */
-    socketPath: string;
+  /**
+   * Standalone mode: the devices to run, instead of asking edgecore for them. They are adopted
+   * at start as a registration response is; the mapper never calls edgecore (twins and states
+   * are not reported, `registered` stays false). `deviceFromV1beta1`/`modelFromV1beta1` from
+   * `@ke/dmi` make them from v1beta1 manifests; `loadMapperConfig` does for `dev_init.mode: configmap`.
+   */
+  devices?: StandaloneDevices;
+  /** How it talks DMI; may be left out with `devices`. */
+  dmi?: {
+    /** edgecore's DMI socket, like `unix:///etc/kubeedge/dmi.sock`; required unless `devices` is given. */
+    edgeEndpoint?: string;
+    /** The mapper's own socket, where edgecore pushes device changes; optional with `devices` (none: no DMI server). */
+    socketPath?: string;
     /** Deadline of each call to edgecore. Default 10,000. */
     timeoutMs?: number;
   };
@@ -66,7 +74,13 @@ export interface MapperOptions<
   pushTimeoutMs?: number;
 }
 
-/** Counters of what the mapper sent. */
+/** The devices and models a standalone mapper runs, as a MapperRegister response carries them. */
+export interface StandaloneDevices {
+  devices: Device[];
+  models: DeviceModel[];
+}
+
+/** Counters of what the mapper sent (a standalone mapper sends no reports: those stay 0). */
 export interface MapperStats {
   registrations: number;
   statusReports: number;
@@ -80,20 +94,25 @@ export interface MapperStats {
 export interface MapperEvents {
   /** Registered with edgecore (again, after it was unreachable), with what it answered. */
   registered: [response: MapperRegisterResponse];
-  /** A device's state was reported. */
+  /** A device's state changed (and was reported to edgecore, unless the mapper is standalone). */
   state: [device: { name: string; namespace: string; state: DeviceState }];
   /** A push failed (also logged and counted). */
   pushFailed: [error: MapperError];
 }
 
 export interface Mapper {
-  /** The mapper's DMI socket (absolute). */
-  readonly socketPath: string;
+  /** The mapper's DMI socket (absolute); `undefined` for a standalone mapper without one. */
+  readonly socketPath: string | undefined;
+  /** True when it runs the devices of its `devices` option and never calls edgecore. */
+  readonly standalone: boolean;
   /** The REST API's port once started (useful with port 0), else `undefined`. */
   readonly httpPort: number | undefined;
   /** True while registered with edgecore. */
   readonly registered: boolean;
-  /** Serves DMI (and REST), then registers with edgecore (retrying in the background). */
+  /**
+   * Serves DMI (and REST), then registers with edgecore (retrying in the background); a
+   * standalone mapper starts its `devices` instead.
+   */
   start(): Promise<void>;
   /** Stops every timer, driver, server and client; safe to call more than once. */
   stop(): Promise<void>;
@@ -121,18 +140,51 @@ export function createMapper<
   if (!options.protocol) {
     throw new MapperError('KE_MAPPER_INVALID_OPTIONS', 'createMapper needs a `protocol`');
   }
-  if (!options.dmi?.socketPath || !options.dmi.edgeEndpoint) {
+  if (options.devices !== undefined) {
+    checkStandaloneDevices(options.devices);
+    if (options.dmi?.edgeEndpoint) {
+      throw new MapperError(
+        'KE_MAPPER_INVALID_OPTIONS',
+        'createMapper takes `devices` (standalone) or `dmi.edgeEndpoint` (devices from edgecore), not both',
+      );
+    }
+  } else if (!options.dmi?.socketPath || !options.dmi.edgeEndpoint) {
     throw new MapperError(
       'KE_MAPPER_INVALID_OPTIONS',
-      'createMapper needs `dmi.edgeEndpoint` (edgecore’s socket) and `dmi.socketPath` (its own)',
+      'createMapper needs `dmi.edgeEndpoint` (edgecore’s socket) and `dmi.socketPath` (its own), or `devices` to run without edgecore',
     );
   }
   // The driver's config types are its own claim: at run time it gets plain objects either way.
   return new MapperRuntime(options as unknown as MapperOptions);
 }
 
+function checkStandaloneDevices(devices: StandaloneDevices): void {
+  const invalid = (message: string): never => {
+    throw new MapperError('KE_MAPPER_INVALID_OPTIONS', `createMapper: ${message}`);
+  };
+  if (!Array.isArray(devices?.devices) || !Array.isArray(devices.models)) {
+    invalid('`devices` must be `{ devices: Device[], models: DeviceModel[] }`');
+  }
+  const models = new Set(devices.models.map((m) => keyOf(m.namespace, m.name)));
+  const seen = new Set<string>();
+  for (const device of devices.devices) {
+    if (!device?.name || !device.spec)
+      invalid('every device in `devices.devices` needs a name and a spec');
+    const key = keyOf(device.namespace, device.name);
+    if (seen.has(key)) invalid(`device ${key} is given twice`);
+    seen.add(key);
+    const model = device.spec!.deviceModelReference;
+    if (!models.has(keyOf(device.namespace, model))) {
+      invalid(
+        `device ${key} refers to model ${keyOf(device.namespace, model)}, which is not in \`devices.models\``,
+      );
+    }
+  }
+}
+
 class MapperRuntime extends EventEmitter implements Mapper {
-  readonly socketPath: string;
+  readonly socketPath: string | undefined;
+  readonly standalone: boolean;
   httpPort: number | undefined;
   registered = false;
 
@@ -163,7 +215,8 @@ class MapperRuntime extends EventEmitter implements Mapper {
 
   constructor(private readonly options: MapperOptions) {
     super();
-    this.socketPath = resolve(options.dmi.socketPath);
+    this.socketPath = options.dmi?.socketPath ? resolve(options.dmi.socketPath) : undefined;
+    this.standalone = options.devices !== undefined;
     this.logger = options.logger ?? {};
     this.pusher = new Pusher(options.pushTimeoutMs ?? 5000);
   }
@@ -175,13 +228,54 @@ class MapperRuntime extends EventEmitter implements Mapper {
       initialMs: this.options.registerRetry?.initialMs ?? 1000,
       maxMs: this.options.registerRetry?.maxMs ?? 30_000,
     };
-    this.edge = createDeviceManagerClient({
-      endpoint: this.options.dmi.edgeEndpoint,
-      timeoutMs: this.options.dmi.timeoutMs,
-      maxReconnectBackoffMs: Math.min(registerRetry.maxMs, 5000),
-    });
+    if (!this.standalone) {
+      this.edge = createDeviceManagerClient({
+        endpoint: this.options.dmi!.edgeEndpoint!,
+        timeoutMs: this.options.dmi!.timeoutMs,
+        maxReconnectBackoffMs: Math.min(registerRetry.maxMs, 5000),
+      });
+    }
+    if (this.socketPath) await this.serveDmi(this.socketPath);
+    if (this.options.http) {
+      const { server, port } = await startRestApi(
+        {
+          property: (namespace, name, property) => {
+            const device = this.running.get(keyOf(namespace, name));
+            if (!device) return undefined;
+            return device.latest(property) ?? null;
+          },
+        },
+        this.options.http.port,
+        this.options.http.host ?? '127.0.0.1',
+      );
+      this.http = server;
+      this.httpPort = port;
+    }
+    log(
+      this.logger,
+      'info',
+      { socketPath: this.socketPath, httpPort: this.httpPort },
+      'mapper serving',
+    );
+    if (this.options.devices) {
+      const { devices, models } = this.options.devices;
+      // The same path as a registration response: start() resolves with the devices running.
+      await this.adopt({ deviceList: devices, modelList: models });
+      log(
+        this.logger,
+        'info',
+        { devices: devices.length, models: models.length },
+        'running devices standalone',
+      );
+      return;
+    }
+    // The first attempt is awaited: when edgecore is there, start() resolves with its devices running.
+    await this.register(registerRetry, true);
+  }
+
+  private async serveDmi(socketPath: string): Promise<void> {
     this.dmiServer = createDeviceMapperServer({
-      socketPath: this.socketPath,
+      socketPath,
       handlers: {
         registerDevice: async ({ device }) => {
           if (!device)
@@ -224,29 +318,6 @@ class MapperRuntime extends EventEmitter implements Mapper {
       },
     });
     await this.dmiServer.start();
-    if (this.options.http) {
-      const { server, port } = await startRestApi(
-        {
-          property: (namespace, name, property) => {
-            const device = this.running.get(keyOf(namespace, name));
-            if (!device) return undefined;
-            return device.latest(property) ?? null;
-          },
-        },
-        this.options.http.port,
-        this.options.http.host ?? '127.0.0.1',
-      );
-      this.http = server;
-      this.httpPort = port;
-    }
-    log(
-      this.logger,
-      'info',
-      { socketPath: this.socketPath, httpPort: this.httpPort },
-      'mapper serving',
-    );
-    // The first attempt is awaited: when edgecore is there, start() resolves with its devices running.
-    await this.register(registerRetry, true);
   }
 
   stop(): Promise<void> {
@@ -443,6 +514,7 @@ class MapperRuntime extends EventEmitter implements Mapper {
   }
 
   private async reportStatus(request: DmiInput<ReportDeviceStatusRequest>): Promise<void> {
+    // Standalone, there is no edgecore to report to: never registered, nothing sent or counted.
     if (!this.registered || this.stopped) return;
     try {
       await this.edge!.reportDeviceStatus(request);
@@ -455,6 +527,11 @@ class MapperRuntime extends EventEmitter implements Mapper {
 
   private async reportState(device: Device, state: DeviceState): Promise<void> {
     if (this.stopped) throw new Error('mapper stopped');
+    if (this.standalone) {
+      // Nobody to report to; the change is still an event (not counted: nothing was sent).
+      this.emit('state', { name: device.name, namespace: device.namespace, state });
+      return;
+    }
     if (!this.registered) throw new Error('not registered with edgecore');
     try {
       await this.edge!.reportDeviceStates({
