@@ -36,7 +36,7 @@
  * await dns.start();
  *
  * const resolver = new Resolver();
- * resolver.setServers([`127.0.0.1:${dns.address.port}`]);
+ * resolver.setServers([`127.0.0.1:${dns.address?.port}`]);
  * console.log('web:', await resolver.resolve4('web.default.svc.cluster.local'));
  * console.log('postgres:', await resolver.resolve4('postgres.db.svc.cluster.local'));
  * const srv = await resolver.resolveSrv('_pg._tcp.postgres.db.svc.cluster.local');
@@ -48,7 +48,7 @@
  *
  * // A change in the source is answered within milliseconds.
  * source.upsert({ namespace: 'default', name: 'web', clusterIPs: ['198.18.0.11'] });
- * let web = [];
+ * let web = await resolver.resolve4('web.default.svc.cluster.local');
  * for (let i = 0; i < 50 && web[0] !== '198.18.0.11'; i++) {
  *   await new Promise((resolve) => setTimeout(resolve, 10));
  *   web = await resolver.resolve4('web.default.svc.cluster.local');

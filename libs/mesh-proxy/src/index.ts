@@ -14,14 +14,14 @@
  * import { createServiceProxy, createStaticSource } from '@ke/mesh-proxy';
  *
  * // Two backends of the service `default/web`, on loopback.
- * const backends = {};
+ * const backends = new Map();
  * for (const name of ['a', 'b']) {
  *   const server = createServer((socket) => socket.end(`hello from ${name}`));
  *   server.listen(0, '127.0.0.1');
  *   await once(server, 'listening');
- *   backends[name] = server;
+ *   backends.set(name, server);
  * }
- * const endpoint = (name) => ({ ip: '127.0.0.1', port: backends[name].address().port });
+ * const endpoint = (name = 'a') => ({ ip: '127.0.0.1', port: backends.get(name).address().port });
  *
  * // In ke-edge the source is createKubeSource({ kubeConfig }) on the MetaServer.
  * const web = {
@@ -42,6 +42,7 @@
  * });
  * await proxy.start();
  * const listener = proxy.listener('default/web', 80);
+ * if (!listener) throw new Error('no listener for default/web:80');
  *
  * const ask = async () => {
  *   const socket = connect(listener.port, listener.address).setEncoding('utf8');
@@ -49,13 +50,13 @@
  *   for await (const chunk of socket) answer += chunk;
  *   return answer;
  * };
- * const spread = async (count) => {
- *   const counts = {};
+ * const spread = async (count = 1) => {
+ *   const counts = new Map();
  *   for (let i = 0; i < count; i++) {
  *     const answer = await ask();
- *     counts[answer] = (counts[answer] ?? 0) + 1;
+ *     counts.set(answer, (counts.get(answer) ?? 0) + 1);
  *   }
- *   return JSON.stringify(counts, Object.keys(counts).sort());
+ *   return JSON.stringify(Object.fromEntries([...counts].sort()));
  * };
  *
  * console.log('round robin:', await spread(4));
@@ -64,7 +65,8 @@
  * const dead = createServer();
  * dead.listen(0, '127.0.0.1');
  * await once(dead, 'listening');
- * const deadPort = dead.address().port;
+ * const deadAddress = dead.address();
+ * const deadPort = typeof deadAddress === 'object' && deadAddress ? deadAddress.port : 0;
  * dead.close();
  * source.set({ ...web, endpoints: [endpoint('a'), { ip: '127.0.0.1', port: deadPort }] });
  * await proxy.synced();
@@ -72,10 +74,9 @@
  * console.log('failed dials:', proxy.stats().failedDials);
  *
  * await proxy.stop();
- * for (const server of Object.values(backends)) server.close();
+ * for (const server of backends.values()) server.close();
  * ```
  */
-
 export { directTunnel } from './dial';
 export { isServiceProxyError, ServiceProxyError, type ServiceProxyErrorCode } from './errors';
 export type { HealthBackoff } from './health';
