@@ -436,6 +436,19 @@ class DeviceTwinImpl extends EventEmitter implements DeviceTwin {
         return undefined;
       }
       store.putModel({ id, object: model, resourceVersion: rv });
+      // The twins of the devices using the model take its (new) property types.
+      for (const device of store.devices()) {
+        if (device.namespace !== namespace || device.object?.spec.deviceModelRef?.name !== name) {
+          continue;
+        }
+        const twins = store.twins(device.id);
+        for (const [property, twin] of Object.entries(twins)) {
+          const type = typeOf(model, property, twin);
+          if (twin.metadata?.type !== type) {
+            store.putTwin(device.id, property, { ...twin, metadata: { ...twin.metadata, type } });
+          }
+        }
+      }
       return !existing;
     });
     if (isNew === undefined) return;

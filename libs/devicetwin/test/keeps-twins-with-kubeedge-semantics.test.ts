@@ -236,6 +236,20 @@ describe('devicetwin keeps twins with KubeEdge semantics', () => {
     expect(edge.twin.devices()[0]?.twin.temp?.expected?.value).toBe('35');
   });
 
+  it('gives the twins the property types of an updated model', async () => {
+    const reply = await edge.fromCloud(
+      'resource',
+      'update',
+      'default/devicemodel/thermo-model',
+      model({ rv: '21', type: 'FLOAT' }),
+      '21',
+    );
+    expect(reply.content).toBe('OK');
+    const [view] = edge.twin.devices();
+    expect(view?.twin.temp?.metadata).toEqual({ type: 'float' });
+    expect(view?.twin.label?.metadata).toEqual({ type: 'string' });
+  });
+
   it('refuses malformed cloud messages with a coded error and stores nothing', async () => {
     const cases: [string, string, unknown][] = [
       [
