@@ -17,11 +17,12 @@ import {
   type DeviceMapperClient,
   DmiError,
   type DmiServer,
+  deviceFromV1beta1,
   type MapperRegisterRequest,
+  modelFromV1beta1,
   type ReportDeviceStatesRequest,
   type ReportDeviceStatusRequest,
 } from '@ke/dmi';
-import { toDmiDevice, toDmiModel } from './convert';
 import { DeviceTwinError, invalid } from './errors';
 import { type MqttBus, type MqttOptions, startMqttBus } from './mqtt-bus';
 import {
@@ -392,8 +393,8 @@ class DeviceTwinImpl extends EventEmitter implements DeviceTwin {
     }
     void this.#toMappers(device.spec.protocol?.protocolName, (mapper) =>
       result.isNew
-        ? mapper.client.registerDevice(toDmiDevice(device), this.#call())
-        : mapper.client.updateDevice(toDmiDevice(device), this.#call()),
+        ? mapper.client.registerDevice(deviceFromV1beta1(device), this.#call())
+        : mapper.client.updateDevice(deviceFromV1beta1(device), this.#call()),
     );
   }
 
@@ -454,8 +455,8 @@ class DeviceTwinImpl extends EventEmitter implements DeviceTwin {
     if (isNew === undefined) return;
     void this.#toMappers(model.spec.protocol, (mapper) =>
       isNew
-        ? mapper.client.createDeviceModel(toDmiModel(model), this.#call())
-        : mapper.client.updateDeviceModel(toDmiModel(model), this.#call()),
+        ? mapper.client.createDeviceModel(modelFromV1beta1(model), this.#call())
+        : mapper.client.updateDeviceModel(modelFromV1beta1(model), this.#call()),
     );
   }
 
@@ -671,8 +672,8 @@ class DeviceTwinImpl extends EventEmitter implements DeviceTwin {
     );
     const models = store.models().filter((model) => modelIds.has(model.id));
     return {
-      deviceList: devices.map(toDmiDevice),
-      modelList: models.map((model) => toDmiModel(model.object)),
+      deviceList: devices.map(deviceFromV1beta1),
+      modelList: models.map((model) => modelFromV1beta1(model.object)),
     };
   }
 
