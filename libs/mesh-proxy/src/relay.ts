@@ -44,36 +44,48 @@ function canUseUserBuffer(socket: Duplex): socket is Socket {
 
 /**
  * Moves bytes `from` → `to` until `from` ends, then ends `to` (half-close travels through).
- * Reads into one reused buffer when it can; the buffer is read into again only once the last
- * write left it (written at once, or — after a pause — flushed), which is also the backpressure.
- * Otherwise, and for streams that are not sockets (a tunnel), it is `pipe`.
+ * Reads into one reused buffer while writes complete at once (the common case on a proxy); a
+ * write left queued keeps its bytes, so reading moves to a fresh buffer, and `to`'s high-water
+ * mark pauses reading until it drains. Otherwise, and for streams that are not sockets (a
+ * tunnel), it is `pipe`.
  */
 export function relay(from: Duplex, to: Duplex): void {
   if (!canUseUserBuffer(from) || !userBuffer) {
     from.pipe(to);
     return;
   }
-  const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-  let waiting = false;
-  const flushed = (error?: Error | null) => {
-    if (!waiting || error) return;
-    waiting = false;
+  let buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  const handle = (from as unknown as { _handle: Required<HandleWithUserBuffer> })._handle;
+  const fields = from as unknown as Record<symbol, unknown>;
+  let paused = false;
+  const drained = () => {
+    if (!paused) return;
+    paused = false;
     from.resume();
   };
   const onRead = (bytes: number, data: Buffer): boolean => {
-    to.write(data.subarray(0, bytes), flushed);
-    if (to.writableLength === 0) return true;
-    // Not all written yet: the buffer is still in use; stop reading until the write is done.
-    waiting = true;
-    return false;
+    // No write callback: most writes complete at once, and a callback per write costs more
+    // than the rare case it helps. A write that did not complete still holds `data`, so the
+    // next reads go into a new buffer; the stream's own backpressure pauses reading.
+    to.write(data.subarray(0, bytes));
+    if (to.writableLength > 0) {
+      buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+      fields[userBuffer.buffer] = buffer;
+      handle.useUserBuffer(buffer);
+      if (to.writableNeedDrain) {
+        paused = true;
+        to.once('drain', drained);
+        return false;
+      }
+    }
+    return true;
   };
   // Bytes that arrived before the switch (a server that speaks first) are in the stream's buffer.
   for (let chunk = from.read(); chunk !== null; chunk = from.read()) to.write(chunk);
-  const fields = from as unknown as Record<symbol, unknown>;
   fields[userBuffer.buffer] = buffer;
   fields[userBuffer.callback] = onRead;
   fields[userBuffer.generator] = null;
-  (from as unknown as { _handle: Required<HandleWithUserBuffer> })._handle.useUserBuffer(buffer);
+  handle.useUserBuffer(buffer);
   from.once('end', () => to.end());
   from.resume();
 }

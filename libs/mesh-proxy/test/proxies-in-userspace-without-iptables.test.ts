@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, createServer, type Server } from 'node:net';
@@ -82,6 +83,54 @@ describe('the userspace path without iptables', () => {
       expect(await exchange(port, big)).toBe(`got ${big.length} bytes`);
       expect(await exchange(port)).toBe('got 0 bytes');
       await waitFor('connections to close', () => proxy.stats().active === 0);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('keeps every byte in order both ways when the receiver reads slowly', async () => {
+    // 16 MiB of random bytes each way, read in pauses: writes queue up in the proxy, which
+    // must neither reuse a buffer a queued write still holds nor lose or reorder a byte.
+    const upload = randomBytes(16 * 1024 * 1024);
+    const download = randomBytes(16 * 1024 * 1024);
+    const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+    const slowReader = (socket: import('node:net').Socket, onEnd: (all: Buffer) => void) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (chunks.length % 8 === 0) {
+          socket.pause();
+          setTimeout(() => socket.resume(), 2);
+        }
+      });
+      socket.on('end', () => onEnd(Buffer.concat(chunks)));
+    };
+    let uploaded = '';
+    const backend = createServer({ allowHalfOpen: true }, (socket) => {
+      socket.on('error', () => {});
+      socket.write(download);
+      slowReader(socket, (all) => {
+        uploaded = sha(all);
+        socket.end();
+      });
+    });
+    servers.push(backend);
+    const backendPort = await listen(backend);
+    const proxy = createServiceProxy({
+      source: createStaticSource([web({ endpoints: [{ ip: '127.0.0.1', port: backendPort }] })]),
+      nodeName: 'a',
+      iptables: false,
+    });
+    await proxy.start();
+    try {
+      const { port } = proxy.listener('default/web', 80)!;
+      const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      const downloaded = new Promise<string>((resolve) =>
+        slowReader(socket, (all) => resolve(sha(all))),
+      );
+      socket.end(upload);
+      expect(await downloaded).toBe(sha(download));
+      expect(uploaded).toBe(sha(upload));
     } finally {
       await proxy.stop();
     }

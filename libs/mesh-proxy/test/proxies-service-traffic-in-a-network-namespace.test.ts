@@ -1,12 +1,14 @@
-import { command, describeWithSystem, networkNamespaces, rootUser } from '@ke/testing';
+import {
+  command,
+  createTestNamespace,
+  describeWithSystem,
+  networkNamespaces,
+  rootUser,
+  type TestNamespace,
+} from '@ke/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ProxyStats, ServiceDefinition } from '../src/index';
-import {
-  createTestNamespace,
-  type Driver,
-  startDriver,
-  type TestNamespace,
-} from './fixtures/netns';
+import { type Driver, startDriver } from './fixtures/netns';
 
 // Backends on 198.18.1.x, clients on 198.18.2.x, ClusterIPs in 198.18.100.0/24 — all on the
 // loopback of a namespace this test makes and deletes; the host's iptables are never touched.
@@ -68,7 +70,11 @@ describeWithSystem(
     let baseline = '';
 
     beforeAll(async () => {
-      netns = createTestNamespace([...BACKENDS, DEAD, ...CLIENTS], '198.18.100.0/24');
+      netns = createTestNamespace({
+        prefix: 'ke-mp',
+        addresses: [...BACKENDS, DEAD, ...CLIENTS],
+        routes: ['198.18.100.0/24'],
+      });
       // Rules of someone else in the same table: they must survive, untouched and in order.
       netns.exec([
         'iptables',

@@ -25,6 +25,7 @@ export {
   removeStaleContainerdTestbeds,
   startContainerdTestbed,
 } from './containerd';
+export { createTestNamespace, type TestNamespace } from './netns';
 export { startProcess, startSource, type TestProcess } from './process';
 export { docExample, readmeExample, toCommonJs } from './readme';
 export { describeReadmeExample } from './readme-suite';
