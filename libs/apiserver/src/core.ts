@@ -353,14 +353,19 @@ export class ApiCore {
       object.spec = { finalizers: ['kubernetes'] };
       object.status = { phase: 'Active' };
     }
-    info.prepare?.(object);
-    this.#checkUnknownFields(info, object, query);
-    const pruned = info.prune ? info.prune(object) : object;
-    this.#validate(info, pruned);
-    if (query.dryRun) return pruned;
     const key = this.key(info, ns, metadata.name);
-    const stored = this.#guard(info, metadata.name, () => this.#create(info, key, pruned));
-    return stored.object;
+    // One transaction from prepare to write: what prepare read (the Services holding cluster
+    // IPs) cannot change before the object that depends on it is stored.
+    return this.#guard(info, metadata.name, () =>
+      this.store.transaction(() => {
+        info.prepare?.(object);
+        this.#checkUnknownFields(info, object, query);
+        const pruned = info.prune ? info.prune(object) : object;
+        this.#validate(info, pruned);
+        if (query.dryRun) return pruned;
+        return this.#create(info, key, pruned).object;
+      }),
+    );
   }
 
   /**
@@ -448,6 +453,7 @@ export class ApiCore {
       }
       this.#checkUnknownFields(info, next, options);
       if (info.prune) next = info.prune(next);
+      info.prepareUpdate?.(next, current);
       if (specOf(next) !== specOf(current)) {
         next.metadata.generation = (current.metadata.generation ?? 1) + 1;
       }

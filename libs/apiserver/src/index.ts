@@ -21,4 +21,11 @@ export * from './patch/index';
 export { type ResourceInfo, ResourceRegistry } from './registry';
 export * from './selectors/index';
 export { type ApiServer, type ApiServerOptions, type AuthOptions, createApiServer } from './server';
+export {
+  DEFAULT_SERVICE_CLUSTER_IP_RANGE,
+  type IPv4Range,
+  parseIPv4Range,
+  ServiceIPAllocator,
+  ServiceIPRangeError,
+} from './service-ips';
 export * from './store/index';

@@ -42,8 +42,18 @@ export interface ResourceInfo {
   readonly custom: boolean;
   /** Checks an object before it is stored; empty when valid. */
   readonly validate?: (object: KubeObject) => readonly FieldProblem[];
-  /** Fills in server-set fields of a new object (strategy PrepareForCreate). */
+  /**
+   * Fills in server-set fields of a new object (strategy PrepareForCreate). Runs inside the
+   * create's store transaction, so it may read the store (Service IP allocation) and throw an
+   * `ApiError` to refuse the object.
+   */
   readonly prepare?: (object: KubeObject) => void;
+  /**
+   * Fills in and checks server-owned fields of a replaced object (strategy PrepareForUpdate plus
+   * immutability checks), given the stored version. Runs inside the update's transaction; not
+   * called for the status subresource.
+   */
+  readonly prepareUpdate?: (next: KubeObject, current: KubeObject) => void;
   /** Fields the schema does not know, as paths (for `fieldValidation=Strict|Warn`). */
   readonly unknownFields?: (object: KubeObject) => string[];
   /** The OpenAPI v3 schema of the kind, for `/openapi/v3` (CRDs have one). */

@@ -5,8 +5,9 @@ import { crdRegistrar, prepareCrd, resourcesOfCrd, validateCrd } from './crds';
 import { HttpApi } from './http/server';
 import { DEFAULT_NAMESPACES, NamespaceLifecycle } from './namespaces';
 import { ResourceRegistry } from './registry';
+import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, ServiceIPAllocator } from './service-ips';
 import type { Store } from './store/types';
-import { preparePod } from './strategies';
+import { defaultService, preparePod } from './strategies';
 
 /** How clients prove who they are. Every authenticated user may do everything (see README). */
 export interface AuthOptions {
@@ -42,6 +43,14 @@ export interface ApiServerOptions {
    * local clients' writes on to the cloud (schedule such work; do not write to the store).
    */
   readonly onWrite?: readonly WriteHook[];
+  /**
+   * IPv4 CIDR that Services get their `spec.clusterIP` from, as kube-apiserver's
+   * `--service-cluster-ip-range` (default `10.96.0.0/12`). The first address after the network
+   * one (`.1`) is left for the `kubernetes` Service. `null` turns allocation off: cluster IPs are
+   * stored as sent, for a server that mirrors another cluster's objects. Throws
+   * `ServiceIPRangeError` when not an IPv4 CIDR between /8 and /29.
+   */
+  readonly serviceClusterIPRange?: string | null;
   /** Largest request body (default 3 MiB, as Kubernetes). */
   readonly maxRequestBytes?: number;
   /** Watch timeout when the client sets none (default 1800 s). */
@@ -94,6 +103,23 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   registry.add({ ...crdInfo, validate: validateCrd, prepare: prepareCrd });
   const podInfo = registry.find('', 'v1', 'pods')!;
   registry.add({ ...podInfo, prepare: preparePod });
+  const range = options.serviceClusterIPRange;
+  const serviceIPs =
+    range === null
+      ? undefined
+      : new ServiceIPAllocator(options.store, range ?? DEFAULT_SERVICE_CLUSTER_IP_RANGE);
+  const serviceInfo = registry.find('', 'v1', 'services')!;
+  registry.add({
+    ...serviceInfo,
+    prepare: (service) => {
+      defaultService(service);
+      serviceIPs?.allocate(service);
+    },
+    prepareUpdate: (next, current) => {
+      defaultService(next);
+      serviceIPs?.reallocate(next, current);
+    },
+  });
   const namespaces = new NamespaceLifecycle(registry);
   const core = new ApiCore({
     store: options.store,

@@ -26,3 +26,24 @@ export function podQosClass(pod: KubeObject): 'Guaranteed' | 'Burstable' | 'Best
 export function preparePod(pod: KubeObject): void {
   pod.status = { phase: 'Pending', qosClass: podQosClass(pod) };
 }
+
+type ServicePort = { port?: unknown; protocol?: string; targetPort?: unknown };
+
+/**
+ * The defaults Kubernetes fills in on every Service write (`SetDefaults_Service`): type
+ * ClusterIP, sessionAffinity None, and on each port protocol TCP and targetPort = port.
+ */
+export function defaultService(service: KubeObject): void {
+  if (!service.spec || typeof service.spec !== 'object') service.spec = {};
+  const spec = service.spec as { type?: string; sessionAffinity?: string; ports?: unknown };
+  spec.type ||= 'ClusterIP';
+  spec.sessionAffinity ||= 'None';
+  if (!Array.isArray(spec.ports)) return;
+  for (const port of spec.ports as ServicePort[]) {
+    if (!port || typeof port !== 'object') continue;
+    port.protocol ||= 'TCP';
+    if (port.targetPort === undefined || port.targetPort === 0 || port.targetPort === '') {
+      if (port.port !== undefined) port.targetPort = port.port;
+    }
+  }
+}

@@ -36,7 +36,13 @@ describeWithSystem(
   [command('dig', { debianPackage: 'dnsutils' })],
   () => {
     const store = createMemoryStore();
-    const api = createApiServer({ store, port: 0, auth: { anonymous: true } });
+    const api = createApiServer({
+      store,
+      port: 0,
+      auth: { anonymous: true },
+      // The test moves a ClusterIP, which a real API refuses; the DNS must follow it anyway.
+      serviceClusterIPRange: null,
+    });
     let server: DnsServer;
     let port = 0;
 

@@ -70,7 +70,12 @@ describe('services and EndpointSlices from the embedded API server', () => {
   });
 
   beforeAll(async () => {
-    api = createApiServer({ store: createMemoryStore(), port: 0, auth: { anonymous: true } });
+    api = createApiServer({
+      store: createMemoryStore(),
+      port: 0,
+      auth: { anonymous: true },
+      serviceClusterIPRange: '198.18.100.0/24',
+    });
     await api.start();
     backends.push(await backend('first'), await backend('second'));
     await post('/api/v1/namespaces/default/services', {

@@ -75,6 +75,8 @@ export function createMetaServer(options: MetaServerOptions): ApiServer {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 10550,
     auth: { anonymous: true },
+    // ClusterIPs are the cloud's to allocate: Services are stored as they arrive.
+    serviceClusterIPRange: null,
     onWrite: [forward],
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -2,7 +2,7 @@ import { ApiError, badRequest } from '../errors';
 
 /**
  * Reads the Kubernetes protobuf encoding (`application/vnd.kubernetes.protobuf`) of the few kinds
- * kubectl's generators send that way: `kubectl create namespace|configmap|secret|serviceaccount`
+ * kubectl's generators send that way: `kubectl create namespace|configmap|secret|serviceaccount|service`
  * encode their object with client-go's typed clients, which always send protobuf for built-in
  * kinds and never fall back to JSON. Every other kind, and any field not listed here, is refused
  * with 415 so that nothing is silently dropped; such objects can be sent as JSON
@@ -15,7 +15,7 @@ import { ApiError, badRequest } from '../errors';
 
 export const PROTOBUF_TYPE = 'application/vnd.kubernetes.protobuf';
 
-type Scalar = 'string' | 'bytes' | 'int' | 'bool' | 'time';
+type Scalar = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'intOrString';
 interface MessageType {
   readonly name: string;
   readonly fields: Readonly<Record<number, Field>>;
@@ -69,6 +69,54 @@ const ObjectReference = message('ObjectReference', {
   6: f('resourceVersion', 'string'),
   7: f('fieldPath', 'string'),
 });
+const ServicePort = message('ServicePort', {
+  1: f('name', 'string'),
+  2: f('protocol', 'string'),
+  3: f('port', 'int'),
+  4: f('targetPort', 'intOrString'),
+  5: f('nodePort', 'int'),
+  6: f('appProtocol', 'string'),
+});
+const ServiceSpec = message('ServiceSpec', {
+  1: f('ports', ServicePort, true),
+  2: f('selector', { map: 'string' }),
+  3: f('clusterIP', 'string'),
+  4: f('type', 'string'),
+  5: f('externalIPs', 'string', true),
+  7: f('sessionAffinity', 'string'),
+  8: f('loadBalancerIP', 'string'),
+  9: f('loadBalancerSourceRanges', 'string', true),
+  10: f('externalName', 'string'),
+  11: f('externalTrafficPolicy', 'string'),
+  12: f('healthCheckNodePort', 'int'),
+  13: f('publishNotReadyAddresses', 'bool'),
+  14: f(
+    'sessionAffinityConfig',
+    message('SessionAffinityConfig', {
+      1: f('clientIP', message('ClientIPConfig', { 1: f('timeoutSeconds', 'int') })),
+    }),
+  ),
+  17: f('ipFamilyPolicy', 'string'),
+  18: f('clusterIPs', 'string', true),
+  19: f('ipFamilies', 'string', true),
+  20: f('allocateLoadBalancerNodePorts', 'bool'),
+  21: f('loadBalancerClass', 'string'),
+  22: f('internalTrafficPolicy', 'string'),
+});
+// A new Service carries an empty status; load balancer ingress is read for completeness.
+const ServiceStatus = message('ServiceStatus', {
+  1: f(
+    'loadBalancer',
+    message('LoadBalancerStatus', {
+      1: f(
+        'ingress',
+        message('LoadBalancerIngress', { 1: f('ip', 'string'), 2: f('hostname', 'string') }),
+        true,
+      ),
+    }),
+  ),
+});
+
 const KINDS: Readonly<Record<string, MessageType>> = {
   'v1/Namespace': message('Namespace', {
     1: f('metadata', ObjectMeta),
@@ -93,6 +141,11 @@ const KINDS: Readonly<Record<string, MessageType>> = {
     2: f('secrets', ObjectReference, true),
     3: f('imagePullSecrets', message('LocalObjectReference', { 1: f('name', 'string') }), true),
     4: f('automountServiceAccountToken', 'bool'),
+  }),
+  'v1/Service': message('Service', {
+    1: f('metadata', ObjectMeta),
+    2: f('spec', ServiceSpec),
+    3: f('status', ServiceStatus),
   }),
 };
 
@@ -154,6 +207,19 @@ function rfc3339(time: Buffer): string | undefined {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`;
 }
 
+/** `IntOrString { type = 1 (0 int, 1 string); intVal = 2; strVal = 3 }` as its JSON: a number or a string. */
+function intOrString(buffer: Buffer): number | string | undefined {
+  let type = 0;
+  let intVal = 0;
+  let strVal = '';
+  for (const field of wireFields(buffer)) {
+    if (field.number === 1 && field.wire === 'varint') type = toNumber(field.value);
+    else if (field.number === 2 && field.wire === 'varint') intVal = toNumber(field.value);
+    else if (field.number === 3 && field.wire === 'bytes') strVal = field.value.toString('utf8');
+  }
+  return type === 1 ? strVal || undefined : intVal || undefined;
+}
+
 function mapEntry(entry: Buffer, valueType: 'string' | 'bytes'): [string, string] {
   let key = '';
   let value = '';
@@ -196,6 +262,7 @@ function decodeMessage(buffer: Buffer, type: MessageType): Record<string, unknow
     } else if (kind === 'string') value = field.value.toString('utf8');
     else if (kind === 'bytes') value = field.value.toString('base64');
     else if (kind === 'time') value = rfc3339(field.value);
+    else if (kind === 'intOrString') value = intOrString(field.value);
     else throw badRequest(`${type.name}.${spec.name} must be a number`);
     if (spec.repeated) {
       out[spec.name] = [...((out[spec.name] as unknown[] | undefined) ?? []), value];
