@@ -9,6 +9,10 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type CloudHubModule, startCloudHubModule } from './cloudhub-module';
 import type { CloudConfig } from './config';
 import { type EmbeddedControlPlane, startEmbeddedControlPlane } from './control-plane';
+import {
+  createEndpointSliceController,
+  type EndpointSliceController,
+} from './endpointslice-controller';
 import { installCrds } from './install-crds';
 import { type MonitorServer, startMonitorServer } from './monitor';
 
@@ -36,6 +40,7 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
   let monitor: MonitorServer | undefined;
   let edgeController: EdgeController | undefined;
   let deviceController: DeviceController | undefined;
+  let endpointSliceController: EndpointSliceController | undefined;
   const running: (keyof CloudConfig['modules'])[] = [];
 
   async function connectToKubernetes(): Promise<KubeConfig> {
@@ -46,6 +51,7 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
       dataDir,
       address: config.embeddedAPIServer.address,
       port: config.embeddedAPIServer.port,
+      serviceClusterIPRange: config.embeddedAPIServer.serviceClusterIPRange,
       advertiseAddresses: config.modules.cloudHub.advertiseAddress,
       logger: logger.child({ module: 'apiserver' }),
     });
@@ -71,6 +77,16 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
         'ke-cloud starting',
       );
       const kubeConfig = await connectToKubernetes();
+      // A real cluster's kube-controller-manager writes EndpointSlices; the embedded API server
+      // has nobody else to do it, and EdgeMesh at the edge needs them.
+      if (controlPlane && config.controllers.endpointSlice.enable) {
+        const controller = createEndpointSliceController({
+          kubeConfig,
+          logger: logger.child({ module: 'endpointslice' }),
+        });
+        await controller.start();
+        endpointSliceController = controller;
+      }
       if (config.modules.cloudHub.enable) {
         cloudHub = await startCloudHubModule({
           config: config.modules.cloudHub,
@@ -140,6 +156,8 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
       deviceController = undefined;
       await edgeController?.stop();
       edgeController = undefined;
+      await endpointSliceController?.stop();
+      endpointSliceController = undefined;
       await cloudHub?.stop();
       cloudHub = undefined;
       await controlPlane?.stop();

@@ -50,6 +50,19 @@ export const CloudConfigSchema = section({
       maximum: 65535,
       description: 'HTTPS port of the embedded API server; 0 picks a free one',
     }),
+    serviceClusterIPRange: Type.String({
+      default: '10.96.0.0/12',
+      pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$',
+      description:
+        'IPv4 CIDR Services get their cluster IP from, as kube-apiserver --service-cluster-ip-range',
+    }),
+  }),
+  controllers: section({
+    endpointSlice: section({
+      enable: enable(
+        'the EndpointSlice controller (Services to pod endpoints; embedded API server only)',
+      ),
+    }),
   }),
   modules: section({
     cloudHub: section({

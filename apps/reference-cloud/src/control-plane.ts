@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createApiServer, createSqliteStore } from '@ke/apiserver';
+import { type ApiServer, createApiServer, createSqliteStore } from '@ke/apiserver';
 import type { Logger } from '@ke/daemon';
 import { type CertifiedKey, createCertificateAuthority, issueCertificate } from '@ke/pki';
 import { stringify } from 'yaml';
@@ -98,6 +98,8 @@ export async function startEmbeddedControlPlane(options: {
   dataDir: string;
   address: string;
   port: number;
+  /** CIDR Services get their cluster IP from (kube's `--service-cluster-ip-range`). */
+  serviceClusterIPRange: string;
   advertiseAddresses: readonly string[];
   logger: Logger;
 }): Promise<EmbeddedControlPlane> {
@@ -106,20 +108,23 @@ export async function startEmbeddedControlPlane(options: {
     path: join(options.dataDir, 'apiserver.db'),
     logger: options.logger,
   });
-  const server = createApiServer({
-    store,
-    host: options.address,
-    port: options.port,
-    tls: {
-      key: pki.apiServer.privateKeyPem,
-      cert: pki.apiServer.certificatePem,
-      ca: pki.ca.certificatePem,
-    },
-    logger: options.logger,
-  });
+  let server: ApiServer;
   try {
+    server = createApiServer({
+      store,
+      host: options.address,
+      port: options.port,
+      serviceClusterIPRange: options.serviceClusterIPRange,
+      tls: {
+        key: pki.apiServer.privateKeyPem,
+        cert: pki.apiServer.certificatePem,
+        ca: pki.ca.certificatePem,
+      },
+      logger: options.logger,
+    });
     await server.start();
   } catch (error) {
+    // A bad serviceClusterIPRange throws from createApiServer; either way the store is ours.
     store.close();
     throw error;
   }
