@@ -14,7 +14,7 @@ packages=(
   # a pseudo-terminal pair for the Modbus RTU test
   python3
   # EdgeMesh peers: DNS tools and servers, proxies and load generators
-  dnsutils dnsmasq dnsperf haproxy iperf3 wrk
+  dnsutils dnsmasq dnsperf haproxy iperf3 wrk curl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

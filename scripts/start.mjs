@@ -50,6 +50,28 @@ writeFileSync(
   ].join('\n'),
 );
 
+// EdgeMesh: the cluster DNS on 127.0.0.1:10053 (not 53, which a host resolver may hold) and the
+// service proxy. KE_EDGE_MESH=on (the default as root) lets the proxy write the host's nat table
+// for ClusterIPs; `dns` (the default otherwise) runs it without rules; `off` runs neither.
+const meshMode = process.env.KE_EDGE_MESH ?? (process.getuid?.() === 0 ? 'on' : 'dns');
+if (!['on', 'dns', 'off'].includes(meshMode)) {
+  console.error(
+    `kubeedge-ts: KE_EDGE_MESH must be on, dns or off, not ${JSON.stringify(meshMode)}`,
+  );
+  process.exit(2);
+}
+const meshArgs =
+  meshMode === 'off'
+    ? []
+    : [
+        '--modules.edgeMesh.enable',
+        'true',
+        '--modules.edgeMesh.dns.listen',
+        '127.0.0.1:10053',
+        '--modules.edgeMesh.proxy.iptables',
+        String(meshMode === 'on'),
+      ];
+
 const daemons = [
   {
     name: 'ke-cloud',
@@ -59,7 +81,7 @@ const daemons = [
   {
     name: 'ke-edge',
     entry: join(root, 'apps/reference-edge/dist/main.js'),
-    args: ['--data-dir', edgeDataDir, '--node-name', nodeName, ...joinArgs],
+    args: ['--data-dir', edgeDataDir, '--node-name', nodeName, ...joinArgs, ...meshArgs],
   },
   {
     name: 'modbus-device',

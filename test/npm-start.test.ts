@@ -20,12 +20,14 @@ describe('npm start', () => {
   it('runs ke-cloud, ke-edge, a Modbus device and its mapper, and stops all cleanly on Ctrl-C', async () => {
     const proc = startProcess('npm', ['start', '--silent'], {
       cwd: root,
-      env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json' },
+      // The mesh's DNS, without rules in the host's nat table (this test runs in the host's).
+      env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json', KE_EDGE_MESH: 'dns' },
     });
     try {
       await proc.waitForLine(/"name":"ke-cloud".*ke-cloud running/, 60_000);
       await proc.waitForLine(/"name":"ke-edge".*ke-edge running/, 60_000);
       expect(proc.lines.join('\n')).toContain('press Ctrl-C to stop');
+      await proc.waitForLine(/"name":"ke-edge".*"dns":"127.0.0.1:10053".*EdgeMesh ready/);
       // The edge joined with the token npm start made, and the cloud sees it.
       await proc.waitForLine(/"name":"ke-edge".*"msg":"connected to the cloud"/, 60_000);
       await proc.waitForLine(/"name":"ke-cloud".*"node":"edge-node-1".*"msg":"node connected"/);
@@ -50,7 +52,7 @@ describe('npm start', () => {
   it('stops both cleanly when only npm gets SIGTERM, as from a supervisor', async () => {
     const proc = startProcess('npm', ['start', '--silent'], {
       cwd: root,
-      env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json' },
+      env: { ...process.env, KE_DATA_DIR: dataDir, KE_LOG_FORMAT: 'json', KE_EDGE_MESH: 'dns' },
     });
     try {
       await proc.waitForLine(/"name":"ke-cloud".*ke-cloud running/, 60_000);

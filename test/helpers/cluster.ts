@@ -47,6 +47,8 @@ export interface ApiClient {
 export class TestCluster {
   readonly dir: string;
   readonly ports: { readonly websocket: number; readonly https: number };
+  /** The network namespace every process (and kubectl) runs in; undefined: the test's own. */
+  readonly netns: string | undefined;
   cloud: Cloud | undefined;
   /** The API-only ke-cloud, when {@link startApiServer} started one. */
   apiServer: Cloud | undefined;
@@ -54,14 +56,24 @@ export class TestCluster {
   #pkiDir = '';
   readonly #started: TestProcess[] = [];
 
-  private constructor(dir: string, ports: { websocket: number; https: number }) {
+  private constructor(
+    dir: string,
+    ports: { websocket: number; https: number },
+    netns: string | undefined,
+  ) {
     this.dir = dir;
     this.ports = ports;
+    this.netns = netns;
   }
 
-  static async create(prefix: string): Promise<TestCluster> {
+  /** With `netns`, the cloud, the edges and kubectl run in that namespace (it must exist). */
+  static async create(prefix: string, options: { netns?: string } = {}): Promise<TestCluster> {
     const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
-    return new TestCluster(dir, { websocket: await freePort(), https: await freePort() });
+    return new TestCluster(
+      dir,
+      { websocket: await freePort(), https: await freePort() },
+      options.netns,
+    );
   }
 
   get cloudDataDir(): string {
@@ -73,7 +85,9 @@ export class TestCluster {
    * With `kubeconfig` it is the cloud core of that API (see {@link startApiServer}); without,
    * it runs its own embedded API server.
    */
-  async startCloud(options: { kubeconfig?: string } = {}): Promise<Cloud> {
+  async startCloud(
+    options: { kubeconfig?: string; args?: readonly string[] } = {},
+  ): Promise<Cloud> {
     const proc = this.#track(
       startSource(
         cloudMain,
@@ -95,8 +109,9 @@ export class TestCluster {
           String(this.ports.https),
           '--modules.edgeController.nodeMonitorGracePeriod',
           '3',
+          ...(options.args ?? []),
         ],
-        { env },
+        { env, netns: this.netns },
       ),
     );
     if (options.kubeconfig) {
@@ -136,7 +151,7 @@ export class TestCluster {
           '--modules.edgeController.enable',
           'false',
         ],
-        { env },
+        { env, netns: this.netns },
       ),
     );
     const ready = JSON.parse(await proc.waitForLine(/embedded API server ready/, STARTUP_MS));
@@ -149,7 +164,9 @@ export class TestCluster {
   /** A bootstrap token from `ke-cloud token create`. */
   async token(): Promise<string> {
     const proc = this.#track(
-      startSource(cloudMain, ['token', 'create', '--data-dir', this.cloudDataDir]),
+      startSource(cloudMain, ['token', 'create', '--data-dir', this.cloudDataDir], {
+        netns: this.netns,
+      }),
     );
     const code = await proc.exited(STARTUP_MS);
     if (code !== 0) throw new Error(`token create exited ${code}:\n${proc.lines.join('\n')}`);
@@ -160,7 +177,10 @@ export class TestCluster {
    * Starts ke-edge for `node` (on its data directory, so a second start is a restart) and waits
    * for its MetaServer. Without `token` it uses the certificate it got before.
    */
-  async startEdge(node: string, options: { token?: string } = {}): Promise<Edge> {
+  async startEdge(
+    node: string,
+    options: { token?: string; args?: readonly string[] } = {},
+  ): Promise<Edge> {
     const dataDir = join(this.dir, node);
     const proc = this.#track(
       startSource(
@@ -181,8 +201,9 @@ export class TestCluster {
           '127.0.0.1:0',
           '--modules.edged.nodeStatusUpdateFrequency',
           '1',
+          ...(options.args ?? []),
         ],
-        { env },
+        { env, netns: this.netns },
       ),
     );
     const ready = JSON.parse(await proc.waitForLine(/metadata store ready/, STARTUP_MS));
@@ -193,16 +214,12 @@ export class TestCluster {
   kubectl(...args: string[]): Promise<{ stdout: string; stderr: string }> {
     const api = this.apiServer ?? this.cloud;
     if (!api) throw new Error('no API server started');
-    return run('kubectl', ['--kubeconfig', api.kubeconfig, ...this.#cache(), ...args], {
-      timeout: 30_000,
-    });
+    return this.#kubectl(['--kubeconfig', api.kubeconfig, ...args]);
   }
 
   /** kubectl against an edge's MetaServer. */
   atEdge(edge: Edge, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
-    return run('kubectl', ['--server', edge.metaServer, ...this.#cache(), ...args], {
-      timeout: 30_000,
-    });
+    return this.#kubectl(['--server', edge.metaServer, ...args]);
   }
 
   /** `kubectl apply` of a JSON manifest (kubectl's own generators need protobuf). */
@@ -214,6 +231,7 @@ export class TestCluster {
 
   /** A client of the current cloud's API with the admin certificate. */
   api(): ApiClient {
+    if (this.netns) throw new Error('api() reaches the API from the test process: not in a netns');
     const api = this.apiServer ?? this.cloud;
     if (!api) throw new Error('no API server started');
     const pki = this.#pkiDir;
@@ -271,8 +289,12 @@ export class TestCluster {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  #cache(): string[] {
-    return ['--cache-dir', join(this.dir, 'kubectl-cache')];
+  #kubectl(args: string[]): Promise<{ stdout: string; stderr: string }> {
+    const kubectl = ['kubectl', '--cache-dir', join(this.dir, 'kubectl-cache'), ...args];
+    const [command, ...rest] = this.netns
+      ? ['nsenter', `--net=/run/netns/${this.netns}`, ...kubectl]
+      : kubectl;
+    return run(command!, rest, { timeout: 30_000 });
   }
 
   #track(proc: TestProcess): TestProcess {

@@ -119,7 +119,50 @@ export const EdgeConfigSchema = section({
         description: 'ms between reports to the cloud of a property that sets no reportCycle',
       }),
     }),
-    edgeMesh: section({ enable: enable('EdgeMesh DNS, service proxy and tunnel') }),
+    edgeMesh: section({
+      enable: enable(
+        'EdgeMesh: cluster DNS and the service proxy (changes the nat table; needs root)',
+        false,
+      ),
+      dns: section({
+        enable: enable('the cluster DNS server'),
+        listen: Type.String({
+          default: '127.0.0.1:53',
+          description:
+            'host:port the DNS server answers on, UDP and TCP (EdgeMesh uses 169.254.96.16:53); port 0 picks a free one',
+        }),
+        upstream: Type.String({
+          default: '',
+          description:
+            'resolvers (comma-separated) for names outside the cluster; empty: the nameservers of /etc/resolv.conf',
+        }),
+      }),
+      proxy: section({
+        enable: enable('the service proxy'),
+        mode: Type.Union(
+          [Type.Literal('auto'), Type.Literal('userspace'), Type.Literal('kernel')],
+          {
+            default: 'auto',
+            description:
+              'auto: kernel DNAT to endpoints it can reach directly, userspace otherwise; a Service annotation overrides it',
+          },
+        ),
+        loadBalancing: Type.Union(
+          [Type.Literal('round-robin'), Type.Literal('random'), Type.Literal('source-hash')],
+          { default: 'round-robin', description: 'endpoint choice of the userspace path' },
+        ),
+        reachableCIDRs: Type.String({
+          default: '',
+          description:
+            'IPv4 CIDRs (comma-separated) whose endpoints are reachable from this node wherever they run',
+        }),
+        iptables: Type.Boolean({
+          default: true,
+          description:
+            'install nat rules for ClusterIPs; false: userspace listeners only (no root needed)',
+        }),
+      }),
+    }),
     serviceBus: section({
       enable: enable('ServiceBus, cloud to local HTTP', false),
       port: Type.Integer({ default: 9060, minimum: 0, maximum: 65535, description: 'port' }),

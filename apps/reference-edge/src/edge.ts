@@ -9,6 +9,7 @@ import type { EdgeConfig } from './config';
 import { type DeviceModule, startDeviceModule } from './device-module';
 import { type EdgedModule, startEdgedModule } from './edged-module';
 import { createEdgeHubModule } from './edgehub-module';
+import { type MeshModule, startMeshModule } from './mesh-module';
 import { type MetaModule, startMetaModule } from './meta-module';
 import { startNodeStatus } from './node-status';
 
@@ -19,7 +20,7 @@ const MODULE_ISSUES: Record<keyof EdgeConfig['modules'], string> = {
   metaManager: '#5 metadata path',
   eventBus: '#7 devices',
   deviceTwin: '#7 devices',
-  edgeMesh: '#8 and #9 EdgeMesh',
+  edgeMesh: '#8 and #9 EdgeMesh (tunnel: #9)',
   serviceBus: 'service bus',
 };
 
@@ -38,6 +39,7 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
   let nodeStatus: { stop(): void; reportNow(): void } | undefined;
   let edged: EdgedModule | undefined;
   let devices: DeviceModule | undefined;
+  let mesh: MeshModule | undefined;
   return {
     async start() {
       await mkdir(dataDir, { recursive: true });
@@ -95,6 +97,28 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
           'device twin ready for mappers and apps',
         );
       }
+      if (config.modules.edgeMesh.enable) {
+        mesh = await startMeshModule({
+          config,
+          nodeName,
+          metaServerUrl: meta?.metaServerUrl,
+          logger,
+        });
+        running.push('edgeMesh');
+        const dns = mesh.dns?.address;
+        logger.info(
+          {
+            dns: dns ? `${dns.host}:${dns.port}` : 'off',
+            proxy: mesh.proxy ? config.modules.edgeMesh.proxy.mode : 'off',
+            ...(dns
+              ? {
+                  try: `dig @${dns.host} -p ${dns.port} kubernetes.default.svc.${config.modules.edged.clusterDomain}`,
+                }
+              : {}),
+          },
+          'EdgeMesh ready: cluster DNS and the service proxy',
+        );
+      }
       if (edgeHub) {
         const runtime = edged?.edged;
         nodeStatus = startNodeStatus({
@@ -120,6 +144,8 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
     },
     async stop() {
       nodeStatus?.stop();
+      await mesh?.stop();
+      mesh = undefined;
       await devices?.stop();
       devices = undefined;
       await edged?.stop();

@@ -21,6 +21,7 @@ import {
 import type { MetaManager } from '@ke/metamanager';
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
 import pkg from '../package.json';
+import { commaList } from './addresses';
 import type { EdgeConfig } from './config';
 
 export interface EdgedModule {
@@ -76,7 +77,7 @@ export async function startEdgedModule(options: {
       configMap: (ns, name) => lookup<V1ConfigMap>(`${ns}/configmap/${name}`),
       secret: (ns, name) => lookup<V1Secret>(`${ns}/secret/${name}`),
     },
-    clusterDns: config.clusterDNS ? config.clusterDNS.split(',').map((s) => s.trim()) : [],
+    clusterDns: commaList(config.clusterDNS),
     clusterDomain: config.clusterDomain,
     kubeletVersion: `v1.31.0-kubeedge-ts-${pkg.version}`,
     logger: logger.child({ module: 'edged' }),

@@ -3,6 +3,7 @@ import { type ApiServer, createSqliteStore, type Store } from '@ke/apiserver';
 import type { Router } from '@ke/beehive';
 import type { Logger } from '@ke/daemon';
 import { createMetaManager, createMetaServer, type MetaManager } from '@ke/metamanager';
+import { hostPort } from './addresses';
 import type { EdgeConfig } from './config';
 
 export interface MetaModule {
@@ -11,14 +12,6 @@ export interface MetaModule {
   readonly databasePath: string;
   readonly metaServerUrl: string | undefined;
   stop(): Promise<void>;
-}
-
-/** `host:port` → parts (`[::1]:10550` for IPv6). */
-function hostPort(address: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new Error(`${JSON.stringify(address)} is not host:port`);
-  return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
 }
 
 /**
