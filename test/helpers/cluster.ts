@@ -31,6 +31,8 @@ export interface Edge {
   readonly metaServer: string;
   /** Its SQLite store. */
   readonly database: string;
+  /** The network namespace it runs in; undefined: the cluster's. */
+  readonly netns: string | undefined;
 }
 
 /** A JSON client of the embedded API server, as the admin, over keep-alive connections. */
@@ -49,6 +51,8 @@ export class TestCluster {
   readonly ports: { readonly websocket: number; readonly https: number };
   /** The network namespace every process (and kubectl) runs in; undefined: the test's own. */
   readonly netns: string | undefined;
+  /** Where cloudhub listens and edges find it. */
+  readonly cloudAddress: string;
   cloud: Cloud | undefined;
   /** The API-only ke-cloud, when {@link startApiServer} started one. */
   apiServer: Cloud | undefined;
@@ -60,19 +64,29 @@ export class TestCluster {
     dir: string,
     ports: { websocket: number; https: number },
     netns: string | undefined,
+    cloudAddress: string,
   ) {
     this.dir = dir;
     this.ports = ports;
     this.netns = netns;
+    this.cloudAddress = cloudAddress;
   }
 
-  /** With `netns`, the cloud, the edges and kubectl run in that namespace (it must exist). */
-  static async create(prefix: string, options: { netns?: string } = {}): Promise<TestCluster> {
+  /**
+   * With `netns`, the cloud, the edges and kubectl run in that namespace (it must exist); an
+   * edge can run in another one (`startEdge(..., { netns })`) that reaches `cloudAddress`
+   * (default 127.0.0.1), where cloudhub then listens.
+   */
+  static async create(
+    prefix: string,
+    options: { netns?: string; cloudAddress?: string } = {},
+  ): Promise<TestCluster> {
     const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
     return new TestCluster(
       dir,
       { websocket: await freePort(), https: await freePort() },
       options.netns,
+      options.cloudAddress ?? '127.0.0.1',
     );
   }
 
@@ -100,11 +114,11 @@ export class TestCluster {
           '--commonConfig.monitorServer.bindAddress',
           '127.0.0.1:0',
           '--modules.cloudHub.websocket.address',
-          '127.0.0.1',
+          this.cloudAddress,
           '--modules.cloudHub.websocket.port',
           String(this.ports.websocket),
           '--modules.cloudHub.https.address',
-          '127.0.0.1',
+          this.cloudAddress,
           '--modules.cloudHub.https.port',
           String(this.ports.https),
           '--modules.edgeController.nodeMonitorGracePeriod',
@@ -179,9 +193,10 @@ export class TestCluster {
    */
   async startEdge(
     node: string,
-    options: { token?: string; args?: readonly string[] } = {},
+    options: { token?: string; args?: readonly string[]; netns?: string } = {},
   ): Promise<Edge> {
     const dataDir = join(this.dir, node);
+    const netns = options.netns ?? this.netns;
     const proc = this.#track(
       startSource(
         edgeMain,
@@ -192,9 +207,9 @@ export class TestCluster {
           node,
           ...(options.token ? ['--token', options.token] : []),
           '--modules.edgeHub.websocket.server',
-          `127.0.0.1:${this.ports.websocket}`,
+          `${this.cloudAddress}:${this.ports.websocket}`,
           '--modules.edgeHub.httpServer',
-          `https://127.0.0.1:${this.ports.https}`,
+          `https://${this.cloudAddress}:${this.ports.https}`,
           '--modules.eventBus.mqttServerInternal',
           'tcp://127.0.0.1:0',
           '--modules.metaManager.metaServer.server',
@@ -203,11 +218,18 @@ export class TestCluster {
           '1',
           ...(options.args ?? []),
         ],
-        { env, netns: this.netns },
+        { env, netns },
       ),
     );
     const ready = JSON.parse(await proc.waitForLine(/metadata store ready/, STARTUP_MS));
-    return { process: proc, node, dataDir, metaServer: ready.metaServer, database: ready.database };
+    return {
+      process: proc,
+      node,
+      dataDir,
+      metaServer: ready.metaServer,
+      database: ready.database,
+      netns,
+    };
   }
 
   /** kubectl against the cloud's API. */
@@ -219,7 +241,7 @@ export class TestCluster {
 
   /** kubectl against an edge's MetaServer. */
   atEdge(edge: Edge, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
-    return this.#kubectl(['--server', edge.metaServer, ...args]);
+    return this.#kubectl(['--server', edge.metaServer, ...args], edge.netns);
   }
 
   /** `kubectl apply` of a JSON manifest (kubectl's own generators need protobuf). */
@@ -289,10 +311,10 @@ export class TestCluster {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  #kubectl(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  #kubectl(args: string[], netns = this.netns): Promise<{ stdout: string; stderr: string }> {
     const kubectl = ['kubectl', '--cache-dir', join(this.dir, 'kubectl-cache'), ...args];
-    const [command, ...rest] = this.netns
-      ? ['nsenter', `--net=/run/netns/${this.netns}`, ...kubectl]
+    const [command, ...rest] = netns
+      ? ['nsenter', `--net=/run/netns/${netns}`, ...kubectl]
       : kubectl;
     return run(command!, rest, { timeout: 30_000 });
   }

@@ -5,6 +5,7 @@ import { type Component, type Logger, reportModules } from '@ke/daemon';
 import { createDeviceController, type DeviceController } from '@ke/devicecontroller';
 import { createEdgeController, type EdgeController } from '@ke/edgecontroller';
 import { type KubeConfig, loadKubeConfig } from '@ke/kube';
+import type { TunnelServer } from '@ke/mesh-tunnel';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type CloudHubModule, startCloudHubModule } from './cloudhub-module';
 import type { CloudConfig } from './config';
@@ -15,6 +16,7 @@ import {
 } from './endpointslice-controller';
 import { installCrds } from './install-crds';
 import { type MonitorServer, startMonitorServer } from './monitor';
+import { startTunnelModule } from './tunnel-module';
 
 /** Where each cloud module's implementation lands, for the start-up report. */
 const MODULE_ISSUES: Record<keyof CloudConfig['modules'], string> = {
@@ -23,6 +25,7 @@ const MODULE_ISSUES: Record<keyof CloudConfig['modules'], string> = {
   deviceController: '#7 devices',
   nodeGroupController: 'node groups',
   imagePrePullController: 'image pre-pull',
+  tunnelServer: '#9 EdgeMesh tunnel',
 };
 
 /**
@@ -41,6 +44,7 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
   let edgeController: EdgeController | undefined;
   let deviceController: DeviceController | undefined;
   let endpointSliceController: EndpointSliceController | undefined;
+  let tunnelServer: TunnelServer | undefined;
   const running: (keyof CloudConfig['modules'])[] = [];
 
   async function connectToKubernetes(): Promise<KubeConfig> {
@@ -132,6 +136,21 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
         deviceController = controller;
         running.push('deviceController');
       }
+      if (config.modules.tunnelServer.enable && cloudHub) {
+        tunnelServer = await startTunnelModule({
+          config: config.modules.tunnelServer,
+          advertiseAddress: config.modules.cloudHub.advertiseAddress,
+          secrets: cloudHub.secrets,
+          registry,
+          logger,
+        });
+        running.push('tunnelServer');
+        const { host, controlPort, udpPort } = tunnelServer.addresses;
+        logger.info(
+          { tls: `${host}:${controlPort}`, udp: `${host}:${udpPort}` },
+          'tunnel server ready for edge nodes',
+        );
+      }
       monitor = await startMonitorServer({
         bindAddress: config.commonConfig.monitorServer.bindAddress,
         registry,
@@ -156,6 +175,8 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
       deviceController = undefined;
       await edgeController?.stop();
       edgeController = undefined;
+      await tunnelServer?.stop();
+      tunnelServer = undefined;
       await endpointSliceController?.stop();
       endpointSliceController = undefined;
       await cloudHub?.stop();

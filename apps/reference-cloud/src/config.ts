@@ -1,7 +1,8 @@
 import { section } from '@ke/daemon';
 import { type Static, Type } from '@sinclair/typebox';
 
-const enable = (what: string) => Type.Boolean({ default: true, description: `run ${what}` });
+const enable = (what: string, on = true) =>
+  Type.Boolean({ default: on, description: `run ${what}` });
 
 /**
  * ke-cloud's configuration, shaped like KubeEdge's cloudcore.yaml
@@ -117,6 +118,30 @@ export const CloudConfigSchema = section({
     deviceController: section({ enable: enable('DeviceController: devices and twins') }),
     nodeGroupController: section({ enable: enable('NodeGroup and EdgeApplication controllers') }),
     imagePrePullController: section({ enable: enable('ImagePullJob controller') }),
+    tunnelServer: section({
+      enable: enable(
+        "EdgeMesh's tunnel server: hole-punching rendezvous and relay for edge nodes",
+        false,
+      ),
+      address: Type.String({ default: '0.0.0.0', description: 'listen address, TCP and UDP' }),
+      port: Type.Integer({
+        default: 10004,
+        minimum: 0,
+        maximum: 65535,
+        description:
+          'TLS control and relay port (TCP) and probe port (UDP); agents use advertiseAddress:port',
+      }),
+      streamsPerAgent: Type.Integer({
+        default: 1024,
+        minimum: 1,
+        description: 'most relayed streams one node may have open',
+      }),
+      relayBytesPerSecondPerAgent: Type.Integer({
+        default: 0,
+        minimum: 0,
+        description: 'relayed bytes per second one node may send; 0: no limit',
+      }),
+    }),
   }),
 });
 

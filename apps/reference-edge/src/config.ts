@@ -162,6 +162,21 @@ export const EdgeConfigSchema = section({
             'install nat rules for ClusterIPs; false: userspace listeners only (no root needed)',
         }),
       }),
+      tunnel: section({
+        enable: enable(
+          'the tunnel to endpoints on other nodes (hole-punched UDP, relay fallback)',
+          false,
+        ),
+        servers: Type.String({
+          default: '',
+          description:
+            "tunnel servers (comma-separated host:port, TLS control and UDP on that port; ke-cloud's modules.tunnelServer), tried in order",
+        }),
+        punch: Type.Boolean({
+          default: true,
+          description: 'try peer-to-peer paths; false: every stream goes through the relay',
+        }),
+      }),
     }),
     serviceBus: section({
       enable: enable('ServiceBus, cloud to local HTTP', false),

@@ -97,28 +97,6 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
           'device twin ready for mappers and apps',
         );
       }
-      if (config.modules.edgeMesh.enable) {
-        mesh = await startMeshModule({
-          config,
-          nodeName,
-          metaServerUrl: meta?.metaServerUrl,
-          logger,
-        });
-        running.push('edgeMesh');
-        const dns = mesh.dns?.address;
-        logger.info(
-          {
-            dns: dns ? `${dns.host}:${dns.port}` : 'off',
-            proxy: mesh.proxy ? config.modules.edgeMesh.proxy.mode : 'off',
-            ...(dns
-              ? {
-                  try: `dig @${dns.host} -p ${dns.port} kubernetes.default.svc.${config.modules.edged.clusterDomain}`,
-                }
-              : {}),
-          },
-          'EdgeMesh ready: cluster DNS and the service proxy',
-        );
-      }
       if (edgeHub) {
         const runtime = edged?.edged;
         nodeStatus = startNodeStatus({
@@ -138,6 +116,42 @@ export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger 
         runtime?.on('runtime', () => nodeStatus?.reportNow());
         await edgeHub.start();
         running.push('edgeHub');
+      }
+      if (config.modules.edgeMesh.enable) {
+        mesh = await startMeshModule({
+          config,
+          nodeName,
+          metaServerUrl: meta?.metaServerUrl,
+          certDir: join(dataDir, 'certs'),
+          logger,
+        });
+        running.push('edgeMesh');
+        const dns = mesh.dns?.address;
+        logger.info(
+          {
+            dns: dns ? `${dns.host}:${dns.port}` : 'off',
+            proxy: mesh.proxy ? config.modules.edgeMesh.proxy.mode : 'off',
+            tunnel: mesh.tunnel ? config.modules.edgeMesh.tunnel.servers : 'off',
+            ...(dns
+              ? {
+                  try: `dig @${dns.host} -p ${dns.port} kubernetes.default.svc.${config.modules.edged.clusterDomain}`,
+                }
+              : {}),
+          },
+          'EdgeMesh ready: cluster DNS and the service proxy',
+        );
+        // A node that joins now gets its certificate from edgehub: the tunnel starts then.
+        const tunnel = mesh.tunnel;
+        if (tunnel && !tunnel.agent && edgeHub) {
+          const startTunnel = () =>
+            tunnel
+              .startIfReady()
+              .catch((error: Error) =>
+                logger.error({ err: error }, 'tunnel agent failed to start'),
+              );
+          if (edgeHub.connected) void startTunnel();
+          else edgeHub.once('connected', startTunnel);
+        }
       }
       reportModules(logger, config.modules, { running, arrivesWith: MODULE_ISSUES });
       logger.info({ nodeName }, 'ke-edge running; Ctrl-C stops it');

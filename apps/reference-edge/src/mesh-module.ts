@@ -4,11 +4,14 @@ import { createDnsServer, createKubeServiceSource, type DnsServer } from '@ke/me
 import { createKubeSource, createServiceProxy, type ServiceProxy } from '@ke/mesh-proxy';
 import { commaList, hostPort } from './addresses';
 import type { EdgeConfig } from './config';
+import { createNodeTunnel, type NodeTunnel } from './mesh-tunnel';
 
 export interface MeshModule {
   /** Where the cluster DNS answers; undefined when it is off. */
   readonly dns: DnsServer | undefined;
   readonly proxy: ServiceProxy | undefined;
+  /** The tunnel to other nodes' endpoints; undefined when it is off. */
+  readonly tunnel: NodeTunnel | undefined;
   stop(): Promise<void>;
 }
 
@@ -30,12 +33,15 @@ function metaServerKubeConfig(url: string) {
  * EdgeMesh as ke-edge runs it: the cluster DNS (`@ke/mesh-dns`) and the service proxy
  * (`@ke/mesh-proxy`), both reading Services and EndpointSlices from this node's MetaServer —
  * what the cloud synced here — so they keep answering while the cloud is away. Endpoints on
- * other nodes are dialled directly until `@ke/mesh-tunnel` is wired in.
+ * other nodes go through the tunnel (`modules.edgeMesh.tunnel`) when it is on, else they are
+ * dialled directly.
  */
 export async function startMeshModule(options: {
   config: EdgeConfig;
   nodeName: string;
   metaServerUrl: string | undefined;
+  /** Where edgehub keeps the node certificate the tunnel authenticates with. */
+  certDir: string;
   logger: Logger;
 }): Promise<MeshModule> {
   const { config, nodeName, metaServerUrl, logger } = options;
@@ -50,8 +56,10 @@ export async function startMeshModule(options: {
   const kubeConfig = metaServerKubeConfig(metaServerUrl);
   let dns: DnsServer | undefined;
   let proxy: ServiceProxy | undefined;
+  let tunnel: NodeTunnel | undefined;
   const stop = async () => {
     await proxy?.stop();
+    await tunnel?.stop();
     await dns?.stop();
   };
   try {
@@ -71,8 +79,19 @@ export async function startMeshModule(options: {
     }
     if (mesh.proxy.enable) {
       const proxyLogger = logger.child({ module: 'mesh-proxy' });
+      const source = createKubeSource({ kubeConfig, logger: proxyLogger });
+      if (mesh.tunnel.enable) {
+        tunnel = createNodeTunnel({
+          config: mesh.tunnel,
+          nodeName,
+          certDir: options.certDir,
+          source,
+          logger,
+        });
+      }
       proxy = createServiceProxy({
-        source: createKubeSource({ kubeConfig, logger: proxyLogger }),
+        source,
+        ...(tunnel ? { tunnel } : {}),
         nodeName,
         mode: mesh.proxy.mode,
         loadBalancing: mesh.proxy.loadBalancing,
@@ -81,10 +100,11 @@ export async function startMeshModule(options: {
         logger: proxyLogger,
       });
       await proxy.start();
+      await tunnel?.startIfReady();
     }
   } catch (error) {
     await stop();
     throw error;
   }
-  return { dns, proxy, stop };
+  return { dns, proxy, tunnel, stop };
 }

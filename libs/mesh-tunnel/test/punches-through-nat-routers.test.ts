@@ -53,7 +53,7 @@ describeWithSystem(
 
     beforeAll(async () => {
       pki = await createTestPki(PUB);
-      testbed = createNatTestbed();
+      testbed = createNatTestbed({ prefix: 'ke-mt' });
       for (const role of ['pub', 'h1', 'h2'] as const) {
         drivers[role] = await startDriver(testbed.names[role]);
       }

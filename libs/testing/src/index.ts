@@ -25,6 +25,7 @@ export {
   removeStaleContainerdTestbeds,
   startContainerdTestbed,
 } from './containerd';
+export { createNatTestbed, type NatRole, type NatTestbed } from './nat-testbed';
 export { createTestNamespace, type TestNamespace } from './netns';
 export { startProcess, startSource, type TestProcess } from './process';
 export { docExample, readmeExample, toCommonJs } from './readme';
