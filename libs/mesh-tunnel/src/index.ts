@@ -83,6 +83,7 @@
  */
 export { createTunnelAgent } from './agent';
 export { isTunnelError, TunnelError, type TunnelErrorCode } from './errors';
+export { type PreSharedKeyTlsOptions, preSharedKeyTls } from './psk';
 export { createTunnelServer } from './server';
 export type {
   Logger,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { TunnelError, type TunnelErrorCode } from './errors';
 import {
@@ -27,6 +27,7 @@ import type {
 
 const DEFAULT_PORT = 10004;
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A second `connect` for a pair within this window joins the punch already under way. */
 const PUNCH_WINDOW_MS = 3000;
 
@@ -76,6 +77,7 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
   const pending = new Map<string, PendingRelay>();
   const punches = new Map<string, { nonce: string; at: number; requester: string }>();
   const sockets = new Set<TLSSocket>();
+  const handshaking = new Set<Socket>();
   let server: Server | undefined;
   let udp: DatagramSocket | undefined;
   let state: 'new' | 'started' | 'stopped' = 'new';
@@ -360,6 +362,14 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
         rejectUnauthorized: true,
         minVersion: 'TLSv1.3',
         allowHalfOpen: true,
+        // A client that gives up mid-handshake half-closes, and with allowHalfOpen Node would
+        // keep its socket until the default 120 s: bound it.
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      });
+      // Every TCP connection, handshaken or not, so that stop() can close them all.
+      tlsServer.on('connection', (raw: Socket) => {
+        handshaking.add(raw);
+        raw.once('close', () => handshaking.delete(raw));
       });
       tlsServer.on('secureConnection', onSecureConnection);
       tlsServer.on('tlsClientError', (error, socket) => {
@@ -368,6 +378,8 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
           { remote: socket.remoteAddress, error: error.message },
           'refused a TLS handshake (no or foreign certificate)',
         );
+        // Node leaves a failed handshake's socket open; close it (and let stop() finish).
+        socket.destroy();
       });
       server = tlsServer;
       tlsServer.listen(options.controlPort ?? DEFAULT_PORT, host);
@@ -398,6 +410,7 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
         else resolve();
       });
       for (const socket of sockets) socket.destroy();
+      for (const raw of handshaking) raw.destroy();
       sessions.clear();
       if (udp) await new Promise<void>((resolve) => udp?.close(() => resolve()));
       udp = undefined;

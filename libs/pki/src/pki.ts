@@ -77,12 +77,32 @@ function parseCertificate(pem: string, what: string): x509.X509Certificate {
   }
 }
 
-/** Creates a self-signed CA (ECDSA P-256) for a cluster; default validity 10 years. */
+/** The key pair of a P-256 private key (its JWK export carries the public point). */
+async function keysOf(privateKeyPem: string): Promise<CryptoKeyPair> {
+  const privateKey = await importPrivateKey(privateKeyPem);
+  const { d: _d, ...publicJwk } = await webcrypto.subtle.exportKey('jwk', privateKey);
+  const publicKey = await webcrypto.subtle.importKey(
+    'jwk',
+    { ...publicJwk, key_ops: ['verify'] },
+    ALGORITHM,
+    true,
+    ['verify'],
+  );
+  return { privateKey, publicKey };
+}
+
+/**
+ * Creates a self-signed CA (ECDSA P-256) for a cluster; default validity 10 years. With
+ * `privateKeyPem` (PKCS#8, P-256) the CA uses that key instead of a new one: two CAs made from
+ * one key and one common name trust each other's certificates.
+ */
 export async function createCertificateAuthority(
-  options: { commonName: string; validityDays?: number } = { commonName: 'kubeedge-ts-ca' },
+  options: { commonName: string; validityDays?: number; privateKeyPem?: string } = {
+    commonName: 'kubeedge-ts-ca',
+  },
 ): Promise<CertifiedKey> {
   provider();
-  const keys = await generateKeys();
+  const keys = options.privateKeyPem ? await keysOf(options.privateKeyPem) : await generateKeys();
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
