@@ -16,7 +16,7 @@ import {
 } from './endpointslice-controller';
 import { installCrds } from './install-crds';
 import { type MonitorServer, startMonitorServer } from './monitor';
-import { startTunnelModule } from './tunnel-module';
+import { startTunnelModule, tunnelServerTls } from './tunnel-module';
 
 /** Where each cloud module's implementation lands, for the start-up report. */
 const MODULE_ISSUES: Record<keyof CloudConfig['modules'], string> = {
@@ -139,8 +139,7 @@ export function createCloudCore(config: CloudConfig, { logger }: { logger: Logge
       if (config.modules.tunnelServer.enable && cloudHub) {
         tunnelServer = await startTunnelModule({
           config: config.modules.tunnelServer,
-          advertiseAddress: config.modules.cloudHub.advertiseAddress,
-          secrets: cloudHub.secrets,
+          tls: await tunnelServerTls(cloudHub.secrets.ca, config.modules.cloudHub.advertiseAddress),
           registry,
           logger,
         });

@@ -1,34 +1,40 @@
 import type { Logger } from '@ke/daemon';
-import { createTunnelServer, type TunnelServer } from '@ke/mesh-tunnel';
-import { issueCertificate } from '@ke/pki';
+import { createTunnelServer, type TlsMaterial, type TunnelServer } from '@ke/mesh-tunnel';
+import { type CertifiedKey, issueCertificate } from '@ke/pki';
 import { Gauge, type Registry } from 'prom-client';
-import type { CloudHubSecrets } from './cloudhub-secrets';
 import type { CloudConfig } from './config';
 
 /**
- * EdgeMesh's tunnel server as ke-cloud runs it: agents authenticate with the node certificates
- * cloudhub issued (same edge CA), and the server proves itself with a certificate from that CA
- * for `cloudHub.advertiseAddress`, the addresses edge nodes know the cloud by.
+ * The tunnel server's TLS from the edge CA: agents authenticate with the node certificates
+ * cloudhub issued from it, and the server with a certificate from it for `advertiseAddress`,
+ * the addresses edge nodes know the cloud by.
  */
-export async function startTunnelModule(options: {
-  config: CloudConfig['modules']['tunnelServer'];
-  advertiseAddress: readonly string[];
-  secrets: CloudHubSecrets;
-  registry: Registry;
-  logger: Logger;
-}): Promise<TunnelServer> {
-  const { config, secrets } = options;
-  const certificate = await issueCertificate(secrets.ca, {
+export async function tunnelServerTls(
+  ca: CertifiedKey,
+  advertiseAddress: readonly string[],
+): Promise<TlsMaterial> {
+  const certificate = await issueCertificate(ca, {
     commonName: 'ke-tunnel-server',
-    altNames: [...new Set(['127.0.0.1', 'localhost', ...options.advertiseAddress])],
+    altNames: [...new Set(['127.0.0.1', 'localhost', ...advertiseAddress])],
     usage: 'server',
   });
+  return {
+    key: certificate.privateKeyPem,
+    cert: certificate.certificatePem,
+    ca: ca.certificatePem,
+  };
+}
+
+/** EdgeMesh's tunnel server as ke-cloud (and `ke-tunnel-server`) runs it; gauges on `registry`. */
+export async function startTunnelModule(options: {
+  config: CloudConfig['modules']['tunnelServer'];
+  tls: TlsMaterial;
+  registry?: Registry;
+  logger: Logger;
+}): Promise<TunnelServer> {
+  const { config } = options;
   const server = createTunnelServer({
-    tls: {
-      key: certificate.privateKeyPem,
-      cert: certificate.certificatePem,
-      ca: secrets.ca.certificatePem,
-    },
+    tls: options.tls,
     host: config.address,
     controlPort: config.port,
     udpPort: config.port,
@@ -41,7 +47,7 @@ export async function startTunnelModule(options: {
     logger: options.logger.child({ module: 'tunnel-server' }),
   });
   await server.start();
-  registerMetrics(server, options.registry);
+  if (options.registry) registerMetrics(server, options.registry);
   return server;
 }
 

@@ -184,7 +184,8 @@ export async function runDaemonCli<T extends TObject>(
     component = await spec.run(config, { logger });
   } catch (error) {
     logger.error({ err: error }, 'could not assemble the daemon');
-    return 1;
+    // A configuration the daemon cannot run with is a usage error, as bad flags are.
+    return error instanceof DaemonError && error.code.startsWith('KE_CONFIG_') ? 2 : 1;
   }
   // This process is the daemon's: keep the signal listeners to the end (see RunOptions).
   return runUntilSignal(component, { logger, releaseSignals: false });
