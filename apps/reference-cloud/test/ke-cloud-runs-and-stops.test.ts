@@ -66,7 +66,7 @@ describe('ke-cloud', () => {
     expect(starting.dataDir).toBe(dataDir);
     expect(starting.kubeAPI).toBe('embedded API server');
     const modules = logs.find((l) => l.msg === 'modules');
-    expect(modules.disabled).toEqual(['deviceController']);
+    expect(modules.disabled).toEqual(['deviceController', 'tunnelServer']);
     expect(modules.running).toEqual(['cloudHub', 'edgeController']);
     const pending = logs.find((l) => l.msg === 'enabled in config but not in this build yet');
     expect(pending.pending.join(' ')).not.toMatch(/cloudHub|edgeController/);
