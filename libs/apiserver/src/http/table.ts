@@ -157,6 +157,12 @@ function podColumns(): Column[] {
 const count = (value: unknown): number =>
   typeof value === 'object' && value !== null ? Object.keys(value).length : 0;
 
+/** kubectl's way of listing many values in a cell: three, then how many more. */
+const firstThree = (values: readonly string[]): string =>
+  values.length === 0
+    ? '<unset>'
+    : values.slice(0, 3).join(',') + (values.length > 3 ? ` + ${values.length - 3} more...` : '');
+
 const BUILTIN_COLUMNS: Record<string, () => Column[]> = {
   'core/pods': podColumns,
   'core/nodes': () => [
@@ -201,6 +207,19 @@ const BUILTIN_COLUMNS: Record<string, () => Column[]> = {
         list(o, 'spec.ports')
           .map((p) => `${text(p.port, '')}/${text(p.protocol, 'TCP')}`)
           .join(',') || '<none>',
+    ),
+    ageColumn,
+  ],
+  'discovery.k8s.io/endpointslices': () => [
+    nameColumn,
+    column('AddressType', (o) => text(o.addressType, '')),
+    column('Ports', (o) =>
+      firstThree(
+        list(o, 'ports').map((p) => (p.port === undefined ? '<unset>' : text(p.port, ''))),
+      ),
+    ),
+    column('Endpoints', (o) =>
+      firstThree(list(o, 'endpoints').flatMap((e) => (e.addresses as string[] | undefined) ?? [])),
     ),
     ageColumn,
   ],

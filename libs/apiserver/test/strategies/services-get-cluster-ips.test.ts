@@ -255,4 +255,28 @@ describeWithSystem('kubectl and Service cluster IPs', [command('kubectl')], () =
     ]);
     expect(svc.spec.selector).toEqual({ app: 'web' });
   });
+
+  it('lists EndpointSlices with kubectl’s columns', async () => {
+    const file = join(dir, 'slice.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'web-abc', labels: { 'kubernetes.io/service-name': 'web' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        endpoints: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].map((ip) => ({
+          addresses: [ip],
+        })),
+      }),
+    );
+    await kubectl('apply', '-f', file);
+    const { stdout } = await kubectl('get', 'endpointslices');
+    const [header, row] = stdout.trim().split('\n');
+    expect(header).toMatch(/^NAME\s+ADDRESSTYPE\s+PORTS\s+ENDPOINTS\s+AGE$/);
+    expect(row).toMatch(
+      /^web-abc\s+IPv4\s+8080\s+10\.0\.0\.1,10\.0\.0\.2,10\.0\.0\.3 \+ 1 more\.\.\.\s+\d+s$/,
+    );
+  });
 });
