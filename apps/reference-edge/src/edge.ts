@@ -9,7 +9,7 @@ import type { EdgeConfig } from './config';
 import { type DeviceModule, startDeviceModule } from './device-module';
 import { type EdgedModule, startEdgedModule } from './edged-module';
 import { createEdgeHubModule } from './edgehub-module';
-import { type MeshModule, startMeshModule } from './mesh-module';
+import { checkMeshConfig, type MeshModule, startMeshModule } from './mesh-module';
 import { type MetaModule, startMetaModule } from './meta-module';
 import { startNodeStatus } from './node-status';
 
@@ -30,6 +30,7 @@ const MODULE_ISSUES: Record<keyof EdgeConfig['modules'], string> = {
  * are running and which are configured but not yet part of this build.
  */
 export function createEdgeCore(config: EdgeConfig, { logger }: { logger: Logger }): Component {
+  checkMeshConfig(config);
   const router = createRouter();
   const dataDir = resolve(config.dataDir);
   const nodeName = config.modules.edged.hostnameOverride;

@@ -29,6 +29,33 @@ function metaServerKubeConfig(url: string) {
   });
 }
 
+/** Refuses mesh settings that cannot work together, before anything starts (exit code 2). */
+export function checkMeshConfig(config: EdgeConfig): void {
+  const mesh = config.modules.edgeMesh;
+  if (!mesh.enable) return;
+  const refuse = (path: string, message: string) => {
+    throw new DaemonError('KE_CONFIG_INVALID', message, { issues: [{ path, message }] });
+  };
+  if (!config.modules.metaManager.enable || !config.modules.metaManager.metaServer.enable) {
+    refuse(
+      'modules.edgeMesh.enable',
+      'EdgeMesh reads Services from the MetaServer: enable modules.metaManager.metaServer too',
+    );
+  }
+  if (mesh.tunnel.enable && !mesh.proxy.enable) {
+    refuse(
+      'modules.edgeMesh.tunnel.enable',
+      'the tunnel carries the service proxy’s connections: enable modules.edgeMesh.proxy',
+    );
+  }
+  if (mesh.tunnel.enable && commaList(mesh.tunnel.servers).length === 0) {
+    refuse(
+      'modules.edgeMesh.tunnel.servers',
+      'the tunnel needs at least one server (host:port, ke-cloud’s modules.tunnelServer)',
+    );
+  }
+}
+
 /**
  * EdgeMesh as ke-edge runs it: the cluster DNS (`@ke/mesh-dns`) and the service proxy
  * (`@ke/mesh-proxy`), both reading Services and EndpointSlices from this node's MetaServer —
@@ -46,13 +73,7 @@ export async function startMeshModule(options: {
 }): Promise<MeshModule> {
   const { config, nodeName, metaServerUrl, logger } = options;
   const mesh = config.modules.edgeMesh;
-  if (!metaServerUrl) {
-    const message =
-      'EdgeMesh reads Services from the MetaServer: enable modules.metaManager.metaServer too';
-    throw new DaemonError('KE_CONFIG_INVALID', message, {
-      issues: [{ path: 'modules.edgeMesh.enable', message }],
-    });
-  }
+  if (!metaServerUrl) throw new Error('startMeshModule: the MetaServer is not running');
   const kubeConfig = metaServerKubeConfig(metaServerUrl);
   let dns: DnsServer | undefined;
   let proxy: ServiceProxy | undefined;

@@ -41,6 +41,29 @@ describe('ke-edge', () => {
     expect(proc.lines.join('\n')).toContain('modules.edged.hostnameOverride');
   });
 
+  it('refuses EdgeMesh settings that cannot work together, naming the field', async () => {
+    const tunnelWithoutProxy = node([
+      '--modules.edgeMesh.enable',
+      'true',
+      '--modules.edgeMesh.proxy.enable',
+      'false',
+      '--modules.edgeMesh.tunnel.enable',
+      'true',
+      '--modules.edgeMesh.tunnel.servers',
+      '127.0.0.1:10004',
+    ]);
+    expect(await tunnelWithoutProxy.exited()).toBe(2);
+    expect(tunnelWithoutProxy.lines.join('\n')).toContain('modules.edgeMesh.tunnel.enable');
+    const tunnelWithoutServers = node([
+      '--modules.edgeMesh.enable',
+      'true',
+      '--modules.edgeMesh.tunnel.enable',
+      'true',
+    ]);
+    expect(await tunnelWithoutServers.exited()).toBe(2);
+    expect(tunnelWithoutServers.lines.join('\n')).toContain('modules.edgeMesh.tunnel.servers');
+  });
+
   it('starts with file, flags and labels, logs what it runs, stops on SIGINT', async () => {
     const file = join(dir, 'edgecore.yaml');
     await writeFile(file, 'modules:\n  edged:\n    hostnameOverride: from-file\n');
