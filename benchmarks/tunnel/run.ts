@@ -37,6 +37,8 @@ const numberArg = (name: string, fallback: number) => {
 };
 const RUNS = Math.min(10, Math.floor(numberArg('runs', 3)));
 const SECONDS = Math.min(30, numberArg('seconds', 5));
+/** `--cpu-prof=<dir>`: the node.ts children write V8 CPU profiles there (for digging only). */
+const CPU_PROF_DIR = args.find((arg) => arg.startsWith('--cpu-prof='))?.slice(11);
 const CAPS = (args.find((arg) => arg.startsWith('--cap-mbit='))?.slice(11) ?? '50,0')
   .split(',')
   .map(Number)
@@ -55,6 +57,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const prefix = `ke-tb-${randomBytes(3).toString('hex')}`;
 const work = mkdtempSync(join(tmpdir(), 'ke-tb-'));
 const children: ChildProcess[] = [];
+/** The node.ts children: asked to exit at the end, and given time to. */
+const nodeChildren: ChildProcess[] = [];
 let testbed: Testbed | undefined;
 
 function missing(): string[] {
@@ -68,6 +72,7 @@ function missing(): string[] {
 async function startInNetns(role: Role, file: string, argv: string[]): Promise<ChildProcess> {
   const command = testbed!.inNetns(role, [
     process.execPath,
+    ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
     '--conditions=@ke/source',
     '--import',
     'tsx',
@@ -76,6 +81,7 @@ async function startInNetns(role: Role, file: string, argv: string[]): Promise<C
   ]);
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  nodeChildren.push(child);
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
   createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
@@ -338,6 +344,10 @@ async function main(): Promise<void> {
   const h1Stats = await h1<TunnelAgentStats>('agentStats', { name: 'h1' });
   report(passes, server, h1Stats);
   for (const call of [h1, h2, pub]) await call('exit').catch(() => {});
+  // Let them exit on their own (and write their CPU profiles) before cleanup kills what is left.
+  for (let i = 0; i < 100 && nodeChildren.some((child) => child.exitCode === null); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 function report(passes: PassResult[], server: TunnelServerStats, h1: TunnelAgentStats): void {

@@ -1,5 +1,5 @@
-import { randomBytes, randomInt } from 'node:crypto';
-import { isIPv4 } from 'node:net';
+import { randomInt } from 'node:crypto';
+import { isIPv4, type Socket, connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import UDX from 'udx-native';
@@ -8,10 +8,10 @@ import {
   decodeDatagram,
   encodeDatagram,
   encodeFrame,
+  encodeRelayHello,
   type Frame,
   int,
   readFrames,
-  readOneFrame,
   str,
 } from './frames';
 import { isAuthFailure } from './identity';
@@ -91,8 +91,10 @@ export function createTunnelAgent(options: TunnelAgentOptions): TunnelAgent {
   const streamIds = new Set<number>();
   const timers = new Set<NodeJS.Timeout>();
   const accepted = { ok: 0, notAllowed: 0, dialFailed: 0 };
-  /** Relay connections through the server of the current control connection. */
-  const relayConnections = new Map<TLSSocket, TLSSocket | undefined>();
+  /** Relay legs to the server of the current control connection, and the stream inside each. */
+  const relayConnections = new Map<Socket, TLSSocket | undefined>();
+  /** Relays asked for and not paired yet: the server may still report why they failed. */
+  const relayFailures = new Map<string, (error: TunnelError) => void>();
 
   // The control connection to the current server.
   let serverIndex = 0;
@@ -354,9 +356,14 @@ export function createTunnelAgent(options: TunnelAgentOptions): TunnelAgent {
         return;
       }
       case 'incoming': {
-        const relayId = str(frame, 'id');
         const from = str(frame, 'from');
-        if (relayId && from) acceptRelay(relayId, from);
+        const ticket = str(frame, 'ticket');
+        if (from && ticket) acceptRelay(from, ticket);
+        return;
+      }
+      case 'relayFailed': {
+        const fail = relayFailures.get(str(frame, 'relay') ?? '');
+        fail?.(new TunnelError(wireCode(frame.code), str(frame, 'message') ?? 'the relay failed'));
         return;
       }
       default:
@@ -540,68 +547,84 @@ export function createTunnelAgent(options: TunnelAgentOptions): TunnelAgent {
 
   // ---- relay ----------------------------------------------------------------------------
 
-  function connectRelay(server: TunnelServerAddress): TLSSocket {
-    const connection = track(
-      tlsConnect({
+  /**
+   * A relay leg: plain TCP to the server's control port, opened with the one-time `ticket` the
+   * server gave over the control connection. Resolves once connected and the hello is written;
+   * the stream inside is end-to-end TLS, so the server only copies bytes.
+   */
+  async function connectRelay(
+    server: TunnelServerAddress,
+    ticket: string,
+    signal?: AbortSignal,
+  ): Promise<Socket> {
+    const hello = encodeRelayHello(ticket);
+    const leg = track(
+      tcpConnect({
         host: server.host,
         port: server.controlPort,
-        key: tls.key,
-        cert: tls.cert,
-        ca: tls.ca as string | string[],
-        minVersion: 'TLSv1.3',
-        // Honoured by tls.connect although missing from its types: relayed streams half-close.
-        ...({ allowHalfOpen: true } as object),
+        allowHalfOpen: true,
+        noDelay: true,
       }),
     );
-    connection.setNoDelay(true);
-    relayConnections.set(connection, undefined);
-    connection.once('close', () => relayConnections.delete(connection));
-    return connection;
+    leg.on('error', (error) => logger.debug?.({ error: error.message }, 'relay connection failed'));
+    relayConnections.set(leg, undefined);
+    leg.once('close', () => relayConnections.delete(leg));
+    const connected = new Promise<void>((resolve, reject) => {
+      leg.once('connect', () => resolve());
+      leg.once('close', () =>
+        reject(new TunnelError('KE_TUNNEL_UNAVAILABLE', 'the relay connection closed')),
+      );
+    });
+    if (signal) await abortable(connected, signal, () => leg.destroy());
+    else await connected;
+    leg.write(hello);
+    return leg;
   }
 
   async function openRelay(peer: string, ip: string, port: number, signal: AbortSignal) {
-    if (!registered) {
+    const server = registered?.server;
+    if (!server) {
       throw new TunnelError('KE_TUNNEL_UNAVAILABLE', 'no tunnel server is connected');
     }
-    const outer = connectRelay(registered.server);
-    const cleanup = () => outer.destroy();
-    await abortable(
-      new Promise<void>((resolve, reject) => {
-        outer.once('secureConnect', () => resolve());
-        outer.once('error', reject);
-      }),
-      signal,
-      cleanup,
-    );
-    outer.write(encodeFrame({ t: 'relay', peer, id: randomBytes(12).toString('hex') }));
-    const answer = await abortable(readOneFrame(outer, dialTimeoutMs), signal, cleanup).catch(
-      (error: unknown) => {
-        cleanup();
-        throw error;
-      },
-    );
-    if (answer.t !== 'ok') {
-      cleanup();
+    const answer = await abortable(request({ t: 'relay', peer }, dialTimeoutMs), signal, () => {});
+    const relayId = str(answer, 'relay');
+    const ticket = str(answer, 'ticket');
+    if (answer.t !== 'relay' || !relayId || !ticket) {
       throw new TunnelError(
-        wireCode(answer.code),
-        str(answer, 'message') ?? 'the tunnel server refused the relay',
+        'KE_TUNNEL_PROTOCOL',
+        `the tunnel server answered a relay request with ${answer.t}`,
       );
     }
-    const inner = await secureDial(outer, tls, peer, ip, port, signal);
-    if (relayConnections.has(outer)) relayConnections.set(outer, inner);
-    return inner;
+    let failure: TunnelError | undefined;
+    let leg: Socket | undefined;
+    relayFailures.set(relayId, (error) => {
+      failure = error;
+      leg?.destroy();
+    });
+    try {
+      leg = await connectRelay(server, ticket, signal);
+      if (failure) throw failure;
+      const inner = await secureDial(leg, tls, peer, ip, port, signal);
+      if (relayConnections.has(leg)) relayConnections.set(leg, inner);
+      return inner;
+    } catch (error) {
+      leg?.destroy();
+      throw failure ?? error;
+    } finally {
+      relayFailures.delete(relayId);
+    }
   }
 
-  function acceptRelay(id: string, from: string): void {
-    if (!registered) return;
-    const outer = connectRelay(registered.server);
-    outer.on('error', (error) => logger.debug?.({ error: error.message }, 'relay accept failed'));
-    outer.once('secureConnect', () => {
-      outer.write(encodeFrame({ t: 'accept', id }));
-      secureAccept(outer, from, acceptContext, (inner) => {
-        if (relayConnections.has(outer)) relayConnections.set(outer, inner);
-      });
-    });
+  function acceptRelay(from: string, ticket: string): void {
+    const server = registered?.server;
+    if (!server) return;
+    connectRelay(server, ticket).then(
+      (leg) =>
+        secureAccept(leg, from, acceptContext, (inner) => {
+          if (relayConnections.has(leg)) relayConnections.set(leg, inner);
+        }),
+      (error: Error) => logger.debug?.({ from, error: error.message }, 'relay accept failed'),
+    );
   }
 
   // ---- dial -----------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Duplex, Readable } from 'node:stream';
 import { TunnelError } from './errors';
 
@@ -143,4 +144,34 @@ export function str(frame: Frame, key: string): string | undefined {
 export function int(frame: Frame, key: string): number | undefined {
   const value = frame[key];
   return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
+}
+
+/**
+ * A relay leg is a plain TCP connection to the server's control port that starts with these
+ * bytes and a one-time ticket the server handed out over the TLS control connection; the stream
+ * inside is end-to-end TLS between the two agents. (A TLS ClientHello starts with 0x16, so the
+ * first byte tells the two apart.)
+ */
+export const RELAY_HELLO_MAGIC = Buffer.from('KERL');
+export const RELAY_TICKET_BYTES = 32;
+export const RELAY_HELLO_BYTES = RELAY_HELLO_MAGIC.length + RELAY_TICKET_BYTES;
+
+/** A fresh one-time relay ticket, as the server sends it in control frames (hex). */
+export function newRelayTicket(): string {
+  return randomBytes(RELAY_TICKET_BYTES).toString('hex');
+}
+
+export function encodeRelayHello(ticket: string): Buffer {
+  const raw = Buffer.from(ticket, 'hex');
+  if (raw.length !== RELAY_TICKET_BYTES) {
+    throw new TunnelError('KE_TUNNEL_PROTOCOL', 'a relay ticket is not 32 bytes of hex');
+  }
+  return Buffer.concat([RELAY_HELLO_MAGIC, raw]);
+}
+
+/** The ticket (hex) of a relay hello, or undefined when `hello` is not one. */
+export function parseRelayHello(hello: Buffer): string | undefined {
+  if (hello.length !== RELAY_HELLO_BYTES) return undefined;
+  if (!hello.subarray(0, RELAY_HELLO_MAGIC.length).equals(RELAY_HELLO_MAGIC)) return undefined;
+  return hello.subarray(RELAY_HELLO_MAGIC.length).toString('hex');
 }

@@ -2,8 +2,16 @@ import type { Duplex } from 'node:stream';
 import type { TokenBucket } from './token-bucket';
 
 /**
- * Copies `from` into `to`, counting bytes and pausing `from` while `to` is full or `bucket` is
- * empty. Returns a function that cancels a pending pause timer.
+ * Bytes `to` may hold queued before `from` pauses. A socket's own high-water mark is 16 KiB,
+ * less than one read (64 KiB), so pausing at `write() === false` would stop and start the copy
+ * on every chunk; this lets a few reads queue while the kernel takes the writes.
+ */
+const PIPE_BUFFER_BYTES = 1024 * 1024;
+
+/**
+ * Copies `from` into `to`, counting bytes and pausing `from` while `to` holds more than
+ * {@link PIPE_BUFFER_BYTES} or `bucket` is empty. Returns a function that cancels a pending pause
+ * timer.
  */
 export function meteredPipe(
   from: Duplex,
@@ -15,7 +23,7 @@ export function meteredPipe(
   from.on('data', (chunk: Buffer) => {
     onBytes(chunk.length);
     const wait = bucket?.take(chunk.length) ?? 0;
-    const flowing = to.write(chunk);
+    const flowing = to.write(chunk) || to.writableLength < PIPE_BUFFER_BYTES;
     if (flowing && wait === 0) return;
     from.pause();
     let pending = 0;

@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
 import { once } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
-import { createServer, type Server, type TLSSocket } from 'node:tls';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server,
+  type Socket,
+} from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
 import { TunnelError, type TunnelErrorCode } from './errors';
 import {
   decodeDatagram,
@@ -10,6 +15,10 @@ import {
   encodeFrame,
   type Frame,
   int,
+  newRelayTicket,
+  parseRelayHello,
+  RELAY_HELLO_BYTES,
+  RELAY_HELLO_MAGIC,
   readFrames,
   readOneFrame,
   str,
@@ -28,6 +37,8 @@ import type {
 const DEFAULT_PORT = 10004;
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long a failed relay's dialer leg stays open for the dialer to read why, at most. */
+const RELAY_FAILED_GRACE_MS = 1000;
 /** A second `connect` for a pair within this window joins the punch already under way. */
 const PUNCH_WINDOW_MS = 3000;
 
@@ -47,12 +58,25 @@ interface AgentCounters {
   bucket?: TokenBucket;
 }
 
+/** One side of a relayed stream: its TCP connection, and bytes read past the hello. */
+interface RelayLeg {
+  readonly socket: Socket;
+  readonly rest: Buffer;
+  /** Fails the relay when this leg closes before the other arrived. */
+  onEarlyClose?: () => void;
+}
+
+/** A relayed stream between ticket and pairing: the dialer is side a, the acceptor side b. */
 interface PendingRelay {
+  readonly id: string;
   readonly dialer: string;
   readonly peer: string;
-  readonly socket: TLSSocket;
   readonly timer: NodeJS.Timeout;
+  readonly tickets: { readonly a: string; readonly b: string };
+  readonly legs: { a?: RelayLeg; b?: RelayLeg };
 }
+
+type Side = 'a' | 'b';
 
 /**
  * Creates the rendezvous and relay server: agents register over mutual TLS with their node
@@ -75,9 +99,11 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
   const sessions = new Map<string, Session>();
   const counters = new Map<string, AgentCounters>();
   const pending = new Map<string, PendingRelay>();
+  const tickets = new Map<string, { relay: PendingRelay; side: Side }>();
   const punches = new Map<string, { nonce: string; at: number; requester: string }>();
   const sockets = new Set<TLSSocket>();
-  const handshaking = new Set<Socket>();
+  /** Every TCP connection accepted (TLS or relay leg, before or after its handshake). */
+  const connections = new Set<Socket>();
   let server: Server | undefined;
   let udp: DatagramSocket | undefined;
   let state: 'new' | 'started' | 'stopped' = 'new';
@@ -178,6 +204,28 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
         logger.debug?.({ a: session.node, b: peer.node }, 'coordinating a hole punch');
         return;
       }
+      case 'relay': {
+        const id = int(frame, 'id');
+        const peerName = str(frame, 'peer');
+        if (id === undefined || !peerName) {
+          throw new TunnelError('KE_TUNNEL_PROTOCOL', 'a relay request without id or peer');
+        }
+        const refusal = relayRefusal(session.node, peerName);
+        if (refusal) {
+          totals.relayRefused += 1;
+          send(session.socket, { t: 'error', id, ...refusal });
+          return;
+        }
+        const relay = openRelay(session.node, peerName);
+        send(sessions.get(peerName)!.socket, {
+          t: 'incoming',
+          id: relay.id,
+          from: session.node,
+          ticket: relay.tickets.b,
+        });
+        send(session.socket, { t: 'relay', id, relay: relay.id, ticket: relay.tickets.a });
+        return;
+      }
       default:
         throw new TunnelError('KE_TUNNEL_PROTOCOL', `unknown control frame ${frame.t}`);
     }
@@ -209,11 +257,9 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
     socket.setKeepAlive(true, 15_000);
     socket.on('close', () => {
       if (sessions.get(node) === session) sessions.delete(node);
-      for (const [id, relay] of pending) {
-        if (relay.peer === node) {
-          clearTimeout(relay.timer);
-          pending.delete(id);
-          refuse(relay.socket, 'KE_TUNNEL_UNKNOWN_PEER', `node ${node} went away`);
+      for (const relay of [...pending.values()]) {
+        if (relay.peer === node || relay.dialer === node) {
+          failRelay(relay, 'KE_TUNNEL_UNKNOWN_PEER', `node ${node} went away`);
         }
       }
     });
@@ -226,83 +272,165 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
     logger.info?.({ node, remote: socket.remoteAddress }, 'agent registered');
   }
 
-  function onRelayRequest(socket: TLSSocket, node: string, frame: Frame): void {
-    const id = str(frame, 'id');
-    const peerName = str(frame, 'peer');
-    if (!id || !peerName || pending.has(id)) {
-      reject(socket, { node }, 'malformed relay request');
-      return;
-    }
-    const peer = sessions.get(peerName);
-    if (!peer || peerName === node) {
-      totals.relayRefused += 1;
-      refuse(socket, 'KE_TUNNEL_UNKNOWN_PEER', `node ${peerName} is not registered`);
-      return;
+  /** Why `node` may not have a stream relayed to `peerName` now, if it may not. */
+  function relayRefusal(
+    node: string,
+    peerName: string,
+  ): { code: TunnelErrorCode; message: string } | undefined {
+    if (!sessions.has(peerName) || peerName === node) {
+      return { code: 'KE_TUNNEL_UNKNOWN_PEER', message: `node ${peerName} is not registered` };
     }
     for (const name of [node, peerName]) {
       const entry = countersOf(name);
       if (entry.relayStreamsOpen >= streamsPerAgent) {
         entry.refusedByLimit += 1;
-        totals.relayRefused += 1;
-        refuse(
-          socket,
-          'KE_TUNNEL_LIMIT',
-          `node ${name} has ${entry.relayStreamsOpen} relayed streams open, the limit is ${streamsPerAgent}`,
-        );
-        return;
+        return {
+          code: 'KE_TUNNEL_LIMIT',
+          message: `node ${name} has ${entry.relayStreamsOpen} relayed streams open, the limit is ${streamsPerAgent}`,
+        };
       }
     }
-    const timer = setTimeout(() => {
-      pending.delete(id);
-      totals.relayRefused += 1;
-      refuse(socket, 'KE_TUNNEL_TIMEOUT', `node ${peerName} did not take the stream in time`);
-    }, relayAcceptTimeoutMs);
-    pending.set(id, { dialer: node, peer: peerName, socket, timer });
-    socket.once('close', () => {
-      const relay = pending.get(id);
-      if (relay?.socket === socket) {
-        clearTimeout(relay.timer);
-        pending.delete(id);
-      }
-    });
-    send(peer.socket, { t: 'incoming', id, from: node });
+    return undefined;
   }
 
-  function onRelayAccept(socket: TLSSocket, node: string, frame: Frame): void {
-    const id = str(frame, 'id');
-    const relay = id ? pending.get(id) : undefined;
-    if (!id || !relay || relay.peer !== node) {
-      reject(socket, { node, id }, 'an accept for no pending relay of this node');
-      return;
-    }
+  /** A relayed stream waiting for its two legs, with one ticket for each. */
+  function openRelay(dialer: string, peer: string): PendingRelay {
+    const id = randomBytes(12).toString('hex');
+    const relay: PendingRelay = {
+      id,
+      dialer,
+      peer,
+      tickets: { a: newRelayTicket(), b: newRelayTicket() },
+      legs: {},
+      timer: setTimeout(
+        () => failRelay(relay, 'KE_TUNNEL_TIMEOUT', `node ${peer} did not take the stream in time`),
+        relayAcceptTimeoutMs,
+      ),
+    };
+    pending.set(id, relay);
+    tickets.set(relay.tickets.a, { relay, side: 'a' });
+    tickets.set(relay.tickets.b, { relay, side: 'b' });
+    return relay;
+  }
+
+  function forgetRelay(relay: PendingRelay): void {
     clearTimeout(relay.timer);
-    pending.delete(id);
+    pending.delete(relay.id);
+    tickets.delete(relay.tickets.a);
+    tickets.delete(relay.tickets.b);
+  }
+
+  /** Gives up on a relay before it was paired; the dialer hears why on its control connection. */
+  function failRelay(relay: PendingRelay, code: TunnelErrorCode, message: string): void {
+    if (pending.get(relay.id) !== relay) return;
+    forgetRelay(relay);
+    totals.relayRefused += 1;
+    relay.legs.b?.socket.destroy();
+    const dialer = sessions.get(relay.dialer);
+    if (dialer) send(dialer.socket, { t: 'relayFailed', relay: relay.id, code, message });
+    // The dialer closes its leg when it hears why on the control connection; a closed leg
+    // could overtake that frame and leave it with a bare ECONNRESET.
+    const leg = relay.legs.a?.socket;
+    if (leg && dialer) setTimeout(() => leg.destroy(), RELAY_FAILED_GRACE_MS).unref();
+    else leg?.destroy();
+    logger.debug?.({ dialer: relay.dialer, peer: relay.peer, code }, message);
+  }
+
+  /**
+   * A plain TCP connection that began with the relay magic: it must complete a hello with an
+   * unused ticket within the first-frame bound; then it waits, paused, for the other leg.
+   */
+  function onRelayLeg(raw: Socket, first: Buffer): void {
+    let received = first;
+    const refuseLeg = (reason: string) => {
+      clearTimeout(timer);
+      totals.rejectedConnections += 1;
+      logger.warn?.({ remote: raw.remoteAddress }, reason);
+      raw.destroy();
+    };
+    const timer = setTimeout(
+      () => refuseLeg('a relay connection sent no ticket in time'),
+      FIRST_FRAME_TIMEOUT_MS,
+    );
+    const check = () => {
+      const head = received.subarray(0, RELAY_HELLO_MAGIC.length);
+      if (!RELAY_HELLO_MAGIC.subarray(0, head.length).equals(head)) {
+        refuseLeg('a connection that is neither TLS nor a relay hello');
+        return;
+      }
+      if (received.length < RELAY_HELLO_BYTES) return;
+      raw.off('data', onData);
+      raw.pause();
+      clearTimeout(timer);
+      const ticket = parseRelayHello(received.subarray(0, RELAY_HELLO_BYTES));
+      const entry = ticket === undefined ? undefined : tickets.get(ticket);
+      if (!ticket || !entry) {
+        refuseLeg('a relay connection with an unknown or used ticket');
+        return;
+      }
+      tickets.delete(ticket);
+      attachLeg(entry.relay, entry.side, {
+        socket: raw,
+        rest: received.subarray(RELAY_HELLO_BYTES),
+      });
+    };
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      check();
+    };
+    raw.on('data', onData);
+    check();
+    if (!raw.destroyed && received.length < RELAY_HELLO_BYTES) raw.resume();
+  }
+
+  function attachLeg(relay: PendingRelay, side: Side, leg: RelayLeg): void {
+    relay.legs[side] = leg;
+    leg.onEarlyClose = () =>
+      failRelay(
+        relay,
+        'KE_TUNNEL_UNAVAILABLE',
+        'a relay connection closed before the other side arrived',
+      );
+    leg.socket.once('close', leg.onEarlyClose);
+    const { a, b } = relay.legs;
+    if (!a || !b) return;
+    forgetRelay(relay);
+    for (const joined of [a, b]) {
+      if (joined.onEarlyClose) joined.socket.off('close', joined.onEarlyClose);
+    }
     const dialer = countersOf(relay.dialer);
-    const acceptor = countersOf(node);
+    const acceptor = countersOf(relay.peer);
     for (const entry of [dialer, acceptor]) {
       entry.relayStreamsOpen += 1;
       entry.relayStreamsTotal += 1;
     }
     totals.relayStreamsOpen += 1;
     totals.relayStreamsTotal += 1;
-    send(relay.socket, { t: 'ok' });
+    const onBytes = (from: Side, count: number) => {
+      totals.relayBytes += count;
+      (from === 'a' ? dialer : acceptor).relayBytesSent += count;
+    };
+    // Bytes that came with a hello (a ClientHello right behind it) go first.
+    if (a.rest.length > 0) {
+      onBytes('a', a.rest.length);
+      b.socket.write(a.rest);
+    }
+    if (b.rest.length > 0) {
+      onBytes('b', b.rest.length);
+      a.socket.write(b.rest);
+    }
     joinStreams(
-      relay.socket,
-      socket,
-      {
-        onBytes(from, count) {
-          totals.relayBytes += count;
-          (from === 'a' ? dialer : acceptor).relayBytesSent += count;
-        },
-        bucketA: dialer.bucket,
-        bucketB: acceptor.bucket,
-      },
+      a.socket,
+      b.socket,
+      { onBytes, bucketA: dialer.bucket, bucketB: acceptor.bucket },
       () => {
         dialer.relayStreamsOpen -= 1;
         acceptor.relayStreamsOpen -= 1;
         totals.relayStreamsOpen -= 1;
       },
     );
+    a.socket.resume();
+    b.socket.resume();
   }
 
   function onSecureConnection(socket: TLSSocket): void {
@@ -320,10 +448,6 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
         switch (frame.t) {
           case 'register':
             return onRegister(socket, node, frame);
-          case 'relay':
-            return onRelayRequest(socket, node, frame);
-          case 'accept':
-            return onRelayAccept(socket, node, frame);
           default:
             return reject(socket, { node, type: frame.t }, 'an unknown first frame');
         }
@@ -366,11 +490,6 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
         // keep its socket until the default 120 s: bound it.
         handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       });
-      // Every TCP connection, handshaken or not, so that stop() can close them all.
-      tlsServer.on('connection', (raw: Socket) => {
-        handshaking.add(raw);
-        raw.once('close', () => handshaking.delete(raw));
-      });
       tlsServer.on('secureConnection', onSecureConnection);
       tlsServer.on('tlsClientError', (error, socket) => {
         totals.rejectedConnections += 1;
@@ -381,9 +500,30 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
         // Node leaves a failed handshake's socket open; close it (and let stop() finish).
         socket.destroy();
       });
-      server = tlsServer;
-      tlsServer.listen(options.controlPort ?? DEFAULT_PORT, host);
-      await once(tlsServer, 'listening');
+      // One TCP port for both: TLS control connections (first byte 0x16, handed to the TLS
+      // server) and relay legs (the relay magic), which stay plain TCP so that the server only
+      // copies bytes and the agents' end-to-end TLS runs on real sockets.
+      const listener = createNetServer({ allowHalfOpen: true }, (raw) => {
+        connections.add(raw);
+        raw.once('close', () => connections.delete(raw));
+        raw.on('error', (error) => logger.debug?.({ error: error.message }, 'connection error'));
+        raw.setNoDelay(true);
+        const silent = setTimeout(() => raw.destroy(), HANDSHAKE_TIMEOUT_MS);
+        raw.once('close', () => clearTimeout(silent));
+        raw.once('data', (first: Buffer) => {
+          clearTimeout(silent);
+          raw.pause();
+          if (first[0] === RELAY_HELLO_MAGIC[0]) {
+            onRelayLeg(raw, first);
+            return;
+          }
+          raw.unshift(first);
+          tlsServer.emit('connection', raw);
+        });
+      });
+      server = listener;
+      listener.listen(options.controlPort ?? DEFAULT_PORT, host);
+      await once(listener, 'listening');
       const datagrams = createSocket('udp4');
       udp = datagrams;
       datagrams.on('message', onDatagram);
@@ -392,7 +532,7 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
       await once(datagrams, 'listening');
       addresses = {
         host,
-        controlPort: (tlsServer.address() as AddressInfo).port,
+        controlPort: (listener.address() as AddressInfo).port,
         udpPort: datagrams.address().port,
       };
       logger.info?.(addresses, 'tunnel server listening');
@@ -405,12 +545,13 @@ export function createTunnelServer(options: TunnelServerOptions): TunnelServer {
       state = 'stopped';
       for (const relay of pending.values()) clearTimeout(relay.timer);
       pending.clear();
+      tickets.clear();
       const closed = new Promise<void>((resolve) => {
         if (server) server.close(() => resolve());
         else resolve();
       });
       for (const socket of sockets) socket.destroy();
-      for (const raw of handshaking) raw.destroy();
+      for (const raw of connections) raw.destroy();
       sessions.clear();
       if (udp) await new Promise<void>((resolve) => udp?.close(() => resolve()));
       udp = undefined;

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { createCertificateAuthority, issueCertificate } from '@ke/pki';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +70,7 @@ describe('who may use the tunnel server', () => {
       host: '127.0.0.1',
       controlPort: 0,
       udpPort: 0,
+      relayAcceptTimeoutMs: 2000,
       logger,
     });
     await server.start();
@@ -136,5 +140,92 @@ describe('who may use the tunnel server', () => {
     const stream = await good.dial('peer', '127.0.0.1', echo.port);
     expect((await roundTrip(stream, 'still serving')).toString()).toBe('still serving');
     expect(peer.stats().accepted.ok).toBe(1);
+  });
+
+  /** A control connection registered by hand, and the frames the server sends on it. */
+  const registerByHand = async (node: string) => {
+    const socket = rawClient(await pki.node(node));
+    const frames: Array<Record<string, unknown>> = [];
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
+        frames.push(JSON.parse(buffered.slice(0, newline)));
+        buffered = buffered.slice(newline + 1);
+      }
+    });
+    socket.on('error', () => {});
+    await once(socket, 'secureConnect');
+    socket.write(`${JSON.stringify({ t: 'register', node })}\n`);
+    const next = async (type: string) => {
+      for (let i = 0; i < 200; i++) {
+        const frame = frames.find((f) => f.t === type);
+        if (frame) return frame;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`no ${type} frame`);
+    };
+    await next('registered');
+    return { socket, next };
+  };
+
+  /** What a plain TCP connection to the control port hears after sending `bytes`. */
+  const relayLeg = async (bytes: Buffer) => {
+    const leg = tcpConnect({ host: '127.0.0.1', port: server.addresses.controlPort });
+    leg.on('error', () => {});
+    await once(leg, 'connect');
+    leg.write(bytes);
+    let received = 0;
+    leg.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    return { leg, received: () => received, closed: once(leg, 'close') };
+  };
+  const hello = (ticket: string) =>
+    Buffer.concat([Buffer.from('KERL'), Buffer.from(ticket, 'hex')]);
+
+  it('takes a relay connection only with an unused ticket it handed out, and closes other bytes', async () => {
+    await startAgent('acceptor', await pki.node('acceptor'));
+    const mallory = await registerByHand('mallory2');
+    const before = server.stats().rejectedConnections;
+    // Made-up tickets and bytes that are neither TLS nor a relay hello are closed at once.
+    for (const bytes of [
+      hello(randomBytes(32).toString('hex')),
+      Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+    ]) {
+      const { closed } = await relayLeg(bytes);
+      await closed;
+    }
+    expect(server.stats().rejectedConnections).toBe(before + 2);
+    // A real ticket, asked for over the control connection, pairs with the acceptor's leg.
+    mallory.socket.write(`${JSON.stringify({ t: 'relay', id: 7, peer: 'acceptor' })}\n`);
+    const answer = await mallory.next('relay');
+    expect(answer).toMatchObject({ t: 'relay', id: 7 });
+    const ticket = answer.ticket as string;
+    expect(ticket).toMatch(/^[0-9a-f]{64}$/);
+    const first = await relayLeg(hello(ticket));
+    for (let i = 0; i < 200 && server.stats().relay.streamsOpen === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(server.stats().relay.streamsOpen).toBe(1);
+    // The same ticket again: refused.
+    const again = await relayLeg(hello(ticket));
+    await again.closed;
+    expect(server.stats().rejectedConnections).toBe(before + 3);
+    first.leg.destroy();
+    mallory.socket.destroy();
+  });
+
+  it('tells the dialer KE_TUNNEL_TIMEOUT when the peer never takes a relayed stream', async () => {
+    const sleepy = await registerByHand('sleepy');
+    const dialer = await startAgent('dialer', await pki.node('dialer'));
+    const started = Date.now();
+    const error = await dialer.dial('sleepy', '127.0.0.1', echo.port).catch((e: unknown) => e);
+    expect(isTunnelError(error, 'KE_TUNNEL_TIMEOUT')).toBe(true);
+    expect((error as Error).message).toContain('did not take the stream');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(await sleepy.next('incoming')).toMatchObject({ from: 'dialer' });
+    sleepy.socket.destroy();
   });
 });
