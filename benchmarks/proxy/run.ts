@@ -160,6 +160,20 @@ function iperf(host: string, port: number): number {
 const toMs = (value: string, unit: string) =>
   Number(value) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[unit]!;
 
+interface GcPauses {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** `{minor, major}` pauses as printed under the table. */
+function gcSummary(gc: { minor: GcPauses; major: GcPauses } | undefined): string {
+  if (!gc) return 'not reported';
+  const one = (name: string, pauses: GcPauses) =>
+    `${pauses.count} ${name} (${pauses.totalMs.toFixed(0)} ms in all, longest ${pauses.maxMs.toFixed(2)} ms)`;
+  return `${one('minor', gc.minor)}, ${one('major', gc.major)}`;
+}
+
 function wrk(host: string, port: number): Omit<Sample, 'gbps'> {
   const out = sh(
     inNetns([
@@ -284,6 +298,7 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(row);
   console.log(
     `\nmesh-proxy connections accepted by its listeners: ${JSON.stringify(finalStats.byService ?? {})}; rules left after stop: ${leftRules ? 'YES' : 'none'}; ` +
+      `mesh-proxy garbage-collection pauses over the whole run: ${gcSummary(finalStats.gc)}; ` +
       `CPU pressure during the runs: ${pressureBefore !== undefined && pressureAfter !== undefined ? `${((pressureAfter - pressureBefore) / 1e6).toFixed(1)} s waiting over ${((Date.now() - started) / 1000).toFixed(0)} s` : 'n/a'}`,
   );
 }
