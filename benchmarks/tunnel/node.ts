@@ -9,7 +9,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer as createHttpServer } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -20,6 +19,7 @@ import {
   type TunnelServer,
   type TunnelServerOptions,
 } from '@ke/mesh-tunnel';
+import { type NetnsDriverCommands, serveNetnsDriver } from '@ke/testing';
 
 const socketPath = process.argv[2];
 if (!socketPath) throw new Error('usage: node.ts <socket path>');
@@ -136,8 +136,7 @@ async function pump(stream: Duplex, seconds: number): Promise<{ bytes: number; m
   return JSON.parse(reply) as { bytes: number; ms: number };
 }
 
-type Body = Record<string, unknown>;
-const commands: Record<string, (body: Body) => Promise<unknown>> = {
+const commands: NetnsDriverCommands = {
   async server(body) {
     server = createTunnelServer({ ...(body.options as TunnelServerOptions), logger });
     await server.start();
@@ -222,21 +221,5 @@ const commands: Record<string, (body: Body) => Promise<unknown>> = {
   },
 };
 
-const control = createHttpServer(async (request, response) => {
-  let raw = '';
-  for await (const chunk of request) raw += chunk;
-  const command = commands[(request.url ?? '/').slice(1)];
-  try {
-    if (!command) throw new Error(`unknown command ${request.url}`);
-    const result = await command(raw ? JSON.parse(raw) : {});
-    response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(JSON.stringify(result ?? null));
-  } catch (error) {
-    response.writeHead(500, { 'content-type': 'application/json' });
-    response.end(
-      JSON.stringify({ error: (error as Error).message, code: (error as { code?: string }).code }),
-    );
-  }
-});
-control.listen(socketPath, () => console.log('ready'));
+serveNetnsDriver(socketPath, commands);
 process.once('SIGTERM', () => process.exit(0));

@@ -17,7 +17,6 @@
  * Needs root, iproute2 (ip, tc), iptables, nsenter.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -54,7 +53,6 @@ const ECHO_PORT = 7070;
 const SINK_PORT = 7071;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const prefix = `ke-tb-${randomBytes(3).toString('hex')}`;
 const work = mkdtempSync(join(tmpdir(), 'ke-tb-'));
 const children: ChildProcess[] = [];
 /** The node.ts children: asked to exit at the end, and given time to. */
@@ -213,8 +211,8 @@ async function main(): Promise<void> {
   }
   if (CAPS.length === 0) throw new Error('--cap-mbit: a comma list of numbers ≥ 0, like 50,0');
   const pki: TestPki = await createTestPki(PUB);
-  testbed = createTestbed(prefix);
-  console.error(`test bed ${prefix}-*: server ${PUB}, h1 behind nat1, h2 behind nat2`);
+  testbed = createTestbed('ke-tb');
+  console.error(`test bed ${testbed.prefix}-*: server ${PUB}, h1 behind nat1, h2 behind nat2`);
   const pub = await startNode('pub');
   const h1 = await startNode('h1');
   const h2 = await startNode('h2');

@@ -1,6 +1,6 @@
 /**
  * The NAT test bed of shared/testbed/README.md for the tunnel benchmark, in namespaces
- * `<prefix>-<role>`: a switch `sw` with a bridge; `pub` 198.18.0.1 (the tunnel server); routers
+ * `<prefix>-<random>-<role>` (`@ke/testing`'s `createNatTestbed`): a switch `sw` with a bridge; `pub` 198.18.0.1 (the tunnel server); routers
  * `nat1` 198.18.0.11 and `nat2` 198.18.0.12 (MASQUERADE, and INPUT drops unsolicited inbound
  * packets as home routers do); hosts `h1` 198.19.1.2 behind nat1 and `h2` 198.19.2.2 behind nat2.
  *
@@ -10,10 +10,9 @@
  * so this route does not help it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createNatTestbed, type NatRole } from '@ke/testing';
 
-export type Role = 'sw' | 'pub' | 'nat1' | 'nat2' | 'h1' | 'h2';
-const ROLES: Role[] = ['sw', 'pub', 'nat1', 'nat2', 'h1', 'h2'];
+export type Role = NatRole;
 
 export const PUB = '198.18.0.1';
 export const H1 = '198.19.1.2';
@@ -30,6 +29,7 @@ export function sh(argv: readonly string[], timeoutMs = 15_000): string {
 }
 
 export interface Testbed {
+  /** The namespaces are `<prefix>-<role>`. */
   readonly prefix: string;
   readonly names: Record<Role, string>;
   /** `argv` with the network namespace of `role` entered (nsenter, not `ip netns exec`). */
@@ -45,11 +45,10 @@ export interface Testbed {
   delete(): void;
 }
 
+/** `@ke/testing`'s NAT test bed, plus the routes of the direct path and the server link cap. */
 export function createTestbed(prefix: string): Testbed {
-  const names = Object.fromEntries(ROLES.map((role) => [role, `${prefix}-${role}`])) as Record<
-    Role,
-    string
-  >;
+  const bed = createNatTestbed({ prefix });
+  const names = bed.names;
   const inNetns = (role: Role, argv: readonly string[]) => [
     'nsenter',
     `--net=/run/netns/${names[role]}`,
@@ -62,97 +61,12 @@ export function createTestbed(prefix: string): Testbed {
     const argv = inNetns(role, ['tc', 'qdisc', 'del', 'dev', dev, 'root']);
     spawnSync(argv[0]!, argv.slice(1));
   };
-  const testbed: Testbed = {
-    prefix,
-    names,
-    inNetns,
-    capServer(mbit) {
-      removeCap('pub', 'wan');
-      removeCap('sw', 'p-pub');
-      if (mbit <= 0) return;
-      const tbf = ['root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '64kb', 'latency', '50ms'];
-      exec('pub', ['tc', 'qdisc', 'add', 'dev', 'wan', ...tbf]);
-      exec('sw', ['tc', 'qdisc', 'add', 'dev', 'p-pub', ...tbf]);
-    },
-    serverQdiscs() {
-      return [
-        `pub wan: ${exec('pub', ['tc', 'qdisc', 'show', 'dev', 'wan']).trim()}`,
-        `sw p-pub: ${exec('sw', ['tc', 'qdisc', 'show', 'dev', 'p-pub']).trim()}`,
-      ].join('; ');
-    },
-    delete() {
-      for (const name of Object.values(names)) {
-        if (existsSync(`/run/netns/${name}`)) spawnSync('ip', ['netns', 'delete', name]);
-      }
-    },
-  };
   try {
-    for (const role of ROLES) sh(['ip', 'netns', 'add', names[role]]);
-    for (const role of ROLES) ipIn(role, 'link', 'set', 'lo', 'up');
-    ipIn('sw', 'link', 'add', 'br0', 'type', 'bridge');
-    ipIn('sw', 'link', 'set', 'br0', 'up');
-    // The switch ports: one veth per namespace on 198.18.0.0/24, named `wan` on the far side.
-    const wan: [Role, string][] = [
-      ['pub', PUB],
-      ['nat1', '198.18.0.11'],
-      ['nat2', '198.18.0.12'],
+    const routers: [Role, string, string][] = [
+      ['nat1', '198.19.2.0/24', '198.18.0.12'],
+      ['nat2', '198.19.1.0/24', '198.18.0.11'],
     ];
-    for (const [role, address] of wan) {
-      ipIn(
-        'sw',
-        'link',
-        'add',
-        `p-${role}`,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'wan',
-        'netns',
-        names[role],
-      );
-      ipIn('sw', 'link', 'set', `p-${role}`, 'master', 'br0', 'up');
-      ipIn(role, 'addr', 'add', `${address}/24`, 'dev', 'wan');
-      ipIn(role, 'link', 'set', 'wan', 'up');
-    }
-    const lans: [Role, Role, string, string, string][] = [
-      ['nat1', 'h1', '198.19.1', '198.19.2.0/24', '198.18.0.12'],
-      ['nat2', 'h2', '198.19.2', '198.19.1.0/24', '198.18.0.11'],
-    ];
-    for (const [router, host, net, otherLan, otherRouter] of lans) {
-      ipIn(
-        router,
-        'link',
-        'add',
-        'lan',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        names[host],
-      );
-      ipIn(router, 'addr', 'add', `${net}.1/24`, 'dev', 'lan');
-      ipIn(router, 'link', 'set', 'lan', 'up');
-      ipIn(host, 'addr', 'add', `${net}.2/24`, 'dev', 'eth0');
-      ipIn(host, 'link', 'set', 'eth0', 'up');
-      ipIn(host, 'route', 'add', 'default', 'via', `${net}.1`);
-      exec(router, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-      exec(router, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE']);
-      exec(router, [
-        'iptables',
-        '-A',
-        'INPUT',
-        '-i',
-        'wan',
-        '-m',
-        'conntrack',
-        '--ctstate',
-        'NEW',
-        '-j',
-        'DROP',
-      ]);
+    for (const [router, otherLan, otherRouter] of routers) {
       // The "direct" path: the other LAN is routed, not NATed.
       ipIn(router, 'route', 'add', otherLan, 'via', otherRouter);
       exec(router, [
@@ -173,8 +87,27 @@ export function createTestbed(prefix: string): Testbed {
     ipIn('pub', 'route', 'add', '198.19.1.0/24', 'via', '198.18.0.11');
     ipIn('pub', 'route', 'add', '198.19.2.0/24', 'via', '198.18.0.12');
   } catch (error) {
-    testbed.delete();
+    bed.delete();
     throw error;
   }
-  return testbed;
+  return {
+    prefix: names.pub.slice(0, -'-pub'.length),
+    names,
+    inNetns,
+    capServer(mbit) {
+      removeCap('pub', 'wan');
+      removeCap('sw', 'p-pub');
+      if (mbit <= 0) return;
+      const tbf = ['root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '64kb', 'latency', '50ms'];
+      exec('pub', ['tc', 'qdisc', 'add', 'dev', 'wan', ...tbf]);
+      exec('sw', ['tc', 'qdisc', 'add', 'dev', 'p-pub', ...tbf]);
+    },
+    serverQdiscs() {
+      return [
+        `pub wan: ${exec('pub', ['tc', 'qdisc', 'show', 'dev', 'wan']).trim()}`,
+        `sw p-pub: ${exec('sw', ['tc', 'qdisc', 'show', 'dev', 'p-pub']).trim()}`,
+      ].join('; ');
+    },
+    delete: () => bed.delete(),
+  };
 }

@@ -27,7 +27,12 @@ export {
 } from './containerd';
 export { createNatTestbed, type NatRole, type NatTestbed } from './nat-testbed';
 export { createTestNamespace, type TestNamespace } from './netns';
-export { type NetnsDriver, startNetnsDriver } from './netns-driver';
+export {
+  type NetnsDriver,
+  type NetnsDriverCommands,
+  serveNetnsDriver,
+  startNetnsDriver,
+} from './netns-driver';
 export { startProcess, startSource, type TestProcess } from './process';
 export { docExample, readmeExample, toCommonJs } from './readme';
 export { describeReadmeExample } from './readme-suite';

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSource, type TestProcess } from './process';
@@ -67,4 +67,39 @@ export async function startNetnsDriver(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A driver's commands: each gets the JSON body of its call and resolves with the answer. */
+export type NetnsDriverCommands = Record<
+  string,
+  (body: Record<string, unknown>) => Promise<unknown>
+>;
+
+/**
+ * The driver's side of {@link startNetnsDriver}: serves `commands` on `socketPath` (`POST
+ * /<command>` with a JSON body, JSON answers; a failure answers 500 with `{ error, code }`), and
+ * prints `ready` once it listens. The script's `exit` command is its own to write.
+ */
+export function serveNetnsDriver(socketPath: string, commands: NetnsDriverCommands): Server {
+  const control = createServer(async (request, response) => {
+    let raw = '';
+    for await (const chunk of request) raw += chunk;
+    const command = commands[(request.url ?? '/').slice(1)];
+    try {
+      if (!command) throw new Error(`unknown command ${request.url}`);
+      const result = await command(raw ? JSON.parse(raw) : {});
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(result ?? null));
+    } catch (error) {
+      response.writeHead(500, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          error: (error as Error).message,
+          code: (error as { code?: string }).code,
+        }),
+      );
+    }
+  });
+  control.listen(socketPath, () => console.log('ready'));
+  return control;
 }
