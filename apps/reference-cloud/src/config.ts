@@ -8,6 +8,28 @@ const enable = (what: string, on = true) =>
  * ke-cloud's configuration, shaped like KubeEdge's cloudcore.yaml
  * (`cloudcore.config.kubeedge.io/v1alpha2`). Every field is also a `--dotted.path` flag.
  */
+/** The tunnel server's settings: ke-cloud's `modules.tunnelServer` and `ke-tunnel-server`. */
+export const tunnelServerFields = {
+  address: Type.String({ default: '0.0.0.0', description: 'listen address, TCP and UDP' }),
+  port: Type.Integer({
+    default: 10004,
+    minimum: 0,
+    maximum: 65535,
+    description:
+      'TLS control and relay legs (TCP), probes (UDP); agents use advertiseAddress:port; 0 picks a free one',
+  }),
+  streamsPerAgent: Type.Integer({
+    default: 1024,
+    minimum: 1,
+    description: 'most relayed streams one node may have open',
+  }),
+  relayBytesPerSecondPerAgent: Type.Integer({
+    default: 0,
+    minimum: 0,
+    description: 'relayed bytes per second one node may send; 0: no limit',
+  }),
+};
+
 export const CloudConfigSchema = section({
   apiVersion: Type.Literal('cloudcore.config.kubeedge.io/v1alpha2', {
     default: 'cloudcore.config.kubeedge.io/v1alpha2',
@@ -123,24 +145,7 @@ export const CloudConfigSchema = section({
         "EdgeMesh's tunnel server: hole-punching rendezvous and relay for edge nodes",
         false,
       ),
-      address: Type.String({ default: '0.0.0.0', description: 'listen address, TCP and UDP' }),
-      port: Type.Integer({
-        default: 10004,
-        minimum: 0,
-        maximum: 65535,
-        description:
-          'TLS control and relay port (TCP) and probe port (UDP); agents use advertiseAddress:port',
-      }),
-      streamsPerAgent: Type.Integer({
-        default: 1024,
-        minimum: 1,
-        description: 'most relayed streams one node may have open',
-      }),
-      relayBytesPerSecondPerAgent: Type.Integer({
-        default: 0,
-        minimum: 0,
-        description: 'relayed bytes per second one node may send; 0: no limit',
-      }),
+      ...tunnelServerFields,
     }),
   }),
 });

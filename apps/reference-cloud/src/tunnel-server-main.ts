@@ -4,6 +4,7 @@ import { DaemonError, runDaemonCli, section } from '@ke/daemon';
 import { preSharedKeyTls, type TunnelServer } from '@ke/mesh-tunnel';
 import { Type } from '@sinclair/typebox';
 import pkg from '../package.json';
+import { tunnelServerFields } from './config';
 import { startTunnelModule, tunnelServerTls } from './tunnel-module';
 
 const TunnelServerConfigSchema = section({
@@ -20,26 +21,10 @@ const TunnelServerConfigSchema = section({
     default: '',
     description: 'a file holding a pre-shared key (at least 16 bytes), instead of dataDir',
   }),
-  address: Type.String({ default: '0.0.0.0', description: 'listen address, TCP and UDP' }),
-  port: Type.Integer({
-    default: 10004,
-    minimum: 0,
-    maximum: 65535,
-    description: 'TLS control and relay (TCP) and probes (UDP); 0 picks a free one',
-  }),
+  ...tunnelServerFields,
   advertiseAddress: Type.Array(Type.String(), {
     default: ['127.0.0.1'],
     description: 'addresses and names agents reach this server by (put in its certificate)',
-  }),
-  streamsPerAgent: Type.Integer({
-    default: 1024,
-    minimum: 1,
-    description: 'most relayed streams one node may have open',
-  }),
-  relayBytesPerSecondPerAgent: Type.Integer({
-    default: 0,
-    minimum: 0,
-    description: 'relayed bytes per second one node may send; 0: no limit',
   }),
 });
 
