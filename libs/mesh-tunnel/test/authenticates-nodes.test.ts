@@ -171,11 +171,19 @@ describe('who may use the tunnel server', () => {
   };
 
   /** What a plain TCP connection to the control port hears after sending `bytes`. */
-  const relayLeg = async (bytes: Buffer) => {
-    const leg = tcpConnect({ host: '127.0.0.1', port: server.addresses.controlPort });
+  const relayLeg = async (bytes: Buffer, splitAt = bytes.length) => {
+    const leg = tcpConnect({
+      host: '127.0.0.1',
+      port: server.addresses.controlPort,
+      noDelay: true,
+    });
     leg.on('error', () => {});
     await once(leg, 'connect');
-    leg.write(bytes);
+    leg.write(bytes.subarray(0, splitAt));
+    if (splitAt < bytes.length) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      leg.write(bytes.subarray(splitAt));
+    }
     let received = 0;
     leg.on('data', (chunk: Buffer) => {
       received += chunk.length;
@@ -204,7 +212,8 @@ describe('who may use the tunnel server', () => {
     expect(answer).toMatchObject({ t: 'relay', id: 7 });
     const ticket = answer.ticket as string;
     expect(ticket).toMatch(/^[0-9a-f]{64}$/);
-    const first = await relayLeg(hello(ticket));
+    // In two pieces (the server reads the hello as it comes).
+    const first = await relayLeg(hello(ticket), 2);
     for (let i = 0; i < 200 && server.stats().relay.streamsOpen === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
