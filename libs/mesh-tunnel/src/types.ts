@@ -75,7 +75,7 @@ export interface TunnelServerStats {
     readonly bytes: number;
     readonly refused: number;
   };
-  /** Control connections closed for a protocol violation or failed authentication. */
+  /** Connections closed for a protocol violation, failed authentication or a bad relay ticket. */
   readonly rejectedConnections: number;
 }
 
