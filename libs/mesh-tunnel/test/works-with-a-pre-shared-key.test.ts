@@ -17,9 +17,10 @@ describe('a tunnel on a pre-shared key', () => {
   let echo: Awaited<ReturnType<typeof startEchoServer>>;
   const agents: TunnelAgent[] = [];
 
-  const startAgent = async (nodeName: string, key = psk) => {
+  const startAgent = async (nodeName: string, key = psk, punch = true) => {
     const agent = createTunnelAgent({
       nodeName,
+      punch,
       tls: await preSharedKeyTls({ psk: key, commonName: `system:node:${nodeName}` }),
       servers: [server.addresses],
       udpHost: '127.0.0.1',
@@ -54,6 +55,18 @@ describe('a tunnel on a pre-shared key', () => {
     const stream = await a.dial('psk-b', '127.0.0.1', echo.port);
     expect(sha256(await roundTrip(stream, payload))).toBe(sha256(payload));
     expect(a.stats().peers['psk-b']?.path).toBe('p2p');
+  });
+
+  it('relays a stream between agents that cannot punch, end-to-end encrypted', async () => {
+    await startAgent('psk-d');
+    const relayed = await startAgent('psk-e', psk, false);
+    const before = server.stats().relay.bytes;
+    const payload = randomBytes(512 * 1024);
+    const stream = await relayed.dial('psk-d', '127.0.0.1', echo.port);
+    expect(sha256(await roundTrip(stream, payload))).toBe(sha256(payload));
+    expect(relayed.stats().peers['psk-d']?.path).toBe('relay');
+    // Both directions through the server, TLS records included.
+    expect(server.stats().relay.bytes - before).toBeGreaterThan(2 * payload.length);
   });
 
   it('refuses an agent holding another key', async () => {
