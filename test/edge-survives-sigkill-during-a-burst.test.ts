@@ -79,7 +79,8 @@ afterAll(async () => {
 
 describeWithSystem('ke-edge killed during a burst of updates', [command('kubectl')], () => {
   it('keeps every acknowledged update and no partial write, then converges', async () => {
-    // Every version the API produced, by uid and resourceVersion.
+    // Every version the API produced, by uid and resourceVersion: the test's own writes, and
+    // what a watch sees besides (the cloud writes the status the edge reports for its pods).
     const versions = new Map<string, Map<number, KubeObject>>();
     const remember = (object: KubeObject) => {
       const uid = object.metadata.uid!;
@@ -87,6 +88,15 @@ describeWithSystem('ke-edge killed during a burst of updates', [command('kubectl
       versions.get(uid)!.set(Number(object.metadata.resourceVersion), object);
       return object;
     };
+    const stopWatches = await Promise.all(
+      ['Pod', 'ConfigMap'].map((kind) =>
+        api.watch(collection(kind), (event) => {
+          if (event.type === 'ADDED' || event.type === 'MODIFIED') {
+            remember(event.object as KubeObject);
+          }
+        }),
+      ),
+    );
     const targets: KubeObject[] = [];
     for (let i = 0; i < PAIRS; i += 1) {
       const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `config-${i}` } };
@@ -194,6 +204,19 @@ describeWithSystem('ke-edge killed during a burst of updates', [command('kubectl
     } finally {
       db.close();
     }
+    // A version at the edge reached it after the API made it; give the watch time to show it too.
+    const storedVersion = (uid: string) =>
+      Number(stored.get(uid)?.metadata.annotations?.[CLOUD_VERSION]);
+    await waitFor(
+      'the watch to have seen every version the edge holds',
+      () =>
+        targets.every((target) => {
+          const uid = target.metadata.uid!;
+          return !stored.has(uid) || versions.get(uid)?.has(storedVersion(uid)) === true;
+        }),
+      { timeoutMs: 10_000, intervalMs: 100 },
+    ).catch(() => {});
+    for (const stop of stopWatches) stop();
     let burstUpdatesStored = 0;
     for (const target of targets) {
       const uid = target.metadata.uid!;

@@ -38,6 +38,14 @@ export interface Edge {
 /** A JSON client of the embedded API server, as the admin, over keep-alive connections. */
 export interface ApiClient {
   request<T = unknown>(method: string, path: string, body?: unknown, type?: string): Promise<T>;
+  /**
+   * Watches the collection `path` from now on: resolves once the server has answered, with a
+   * function that ends the watch; every event goes to `onEvent`.
+   */
+  watch(
+    path: string,
+    onEvent: (event: { type: string; object: unknown }) => void,
+  ): Promise<() => void>;
   close(): void;
 }
 
@@ -297,6 +305,35 @@ export class TestCluster {
           req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
           req.on('error', reject);
           req.end(payload);
+        });
+      },
+      watch(path: string, onEvent: (event: { type: string; object: unknown }) => void) {
+        return new Promise<() => void>((resolve, reject) => {
+          const req = request(
+            new URL(`${path}?watch=true`, base),
+            { method: 'GET', agent, headers: { accept: 'application/json' } },
+            (res) => {
+              if ((res.statusCode ?? 500) >= 400) {
+                reject(new Error(`watch ${path}: ${res.statusCode}`));
+                res.resume();
+                return;
+              }
+              let buffered = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => {
+                buffered += chunk;
+                for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+                  const line = buffered.slice(0, end).trim();
+                  buffered = buffered.slice(end + 1);
+                  if (line) onEvent(JSON.parse(line));
+                }
+              });
+              res.on('error', () => {});
+              resolve(() => req.destroy());
+            },
+          );
+          req.on('error', (error) => reject(error));
+          req.end();
         });
       },
       close: () => agent.destroy(),
