@@ -18,12 +18,12 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { TunnelAgentStats, TunnelServerStats } from '@ke/mesh-tunnel';
+import { callNetnsDriver } from '@ke/testing';
 import { createTestPki, type TestPki } from '../../libs/mesh-tunnel/test/fixtures/cluster';
 import { cell, cpuPressureUs, format, median, percentile } from '../stats';
 import { createTestbed, H2, PUB, type Role, sh, type Testbed } from './topology';
@@ -104,25 +104,10 @@ async function startNode(role: Role) {
   const socketPath = join(work, `${role}.sock`);
   await startInNetns(role, 'node.ts', [socketPath]);
   return <T>(command: string, body: unknown = {}, timeoutMs = 120_000) =>
-    new Promise<T>((resolve, reject) => {
-      const req = request(
-        { socketPath, path: `/${command}`, method: 'POST', timeout: timeoutMs },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          response.on('end', () => {
-            const parsed = JSON.parse(text);
-            if (response.statusCode === 200) resolve(parsed as T);
-            else reject(new Error(`${role} ${command}: ${parsed.error} (${parsed.code ?? ''})`));
-          });
-        },
-      );
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error(`${role} ${command}: timed out`)));
-      req.end(JSON.stringify(body));
+    callNetnsDriver<T>(socketPath, command, body, timeoutMs).catch((error: Error) => {
+      throw Object.assign(new Error(`${role} ${error.message}`), {
+        code: (error as { code?: string }).code,
+      });
     });
 }
 type Call = Awaited<ReturnType<typeof startNode>>;

@@ -28,6 +28,7 @@ export {
 export { createNatTestbed, type NatRole, type NatTestbed } from './nat-testbed';
 export { createTestNamespace, type TestNamespace } from './netns';
 export {
+  callNetnsDriver,
   type NetnsDriver,
   type NetnsDriverCommands,
   serveNetnsDriver,

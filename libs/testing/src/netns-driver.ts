@@ -18,6 +18,39 @@ export interface NetnsDriver {
   close(): Promise<void>;
 }
 
+/**
+ * One call to a driver listening on `socketPath` (see {@link NetnsDriver}): `POST /<command>`
+ * with `body` as JSON; rejects with the driver's error message and `code`, or on `timeoutMs`.
+ */
+export function callNetnsDriver<T = unknown>(
+  socketPath: string,
+  command: string,
+  body: unknown = {},
+  timeoutMs = 60_000,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const req = request(
+      { socketPath, path: `/${command}`, method: 'POST', timeout: timeoutMs },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        response.on('end', () => {
+          const parsed = JSON.parse(text);
+          if (response.statusCode !== 200) {
+            reject(Object.assign(new Error(`${command}: ${parsed.error}`), { code: parsed.code }));
+          } else resolve(parsed as T);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${command}: timed out`)));
+    req.end(JSON.stringify(body));
+  });
+}
+
 export async function startNetnsDriver(
   script: URL,
   netns: string,
@@ -28,34 +61,7 @@ export async function startNetnsDriver(
   const child = startSource(script, [socketPath], { netns });
   await child.waitForLine(/^ready$/, 30_000);
   const call = <T>(command: string, body: unknown = {}) =>
-    new Promise<T>((resolve, reject) => {
-      const req = request(
-        {
-          socketPath,
-          path: `/${command}`,
-          method: 'POST',
-          timeout: options.callTimeoutMs ?? 60_000,
-        },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          response.on('end', () => {
-            const parsed = JSON.parse(text);
-            if (response.statusCode !== 200) {
-              reject(
-                Object.assign(new Error(`${command}: ${parsed.error}`), { code: parsed.code }),
-              );
-            } else resolve(parsed as T);
-          });
-        },
-      );
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error(`${command}: timed out`)));
-      req.end(JSON.stringify(body));
-    });
+    callNetnsDriver<T>(socketPath, command, body, options.callTimeoutMs ?? 60_000);
   return {
     process: child,
     call,
