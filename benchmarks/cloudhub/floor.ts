@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { type CertifiedKey, createCertificateAuthority, issueCertificate } from '@ke/pki';
 import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { median } from '../stats';
-import { openFileLimit, serveRequests } from './protocol';
+import { openFileLimit, type Request, serveRequests } from './protocol';
 
 const VARIANTS: Record<string, string> = {
   tcp: 'plain TCP (net.Server)',
@@ -40,6 +40,9 @@ const VARIANTS: Record<string, string> = {
   wss: 'WebSocket over HTTPS, mTLS (what the peer and cloudhub run)',
   'wss-noticket': 'WebSocket over HTTPS, mTLS, `SSL_OP_NO_TICKET`',
 };
+
+/** The size of the one message each connection is sent after the idle reading (a fan-out's). */
+const MESSAGE_BYTES = 1300;
 
 interface Pems {
   ca: CertifiedKey;
@@ -53,6 +56,8 @@ interface Pems {
 async function serve(variant: string, pemFile: string): Promise<void> {
   const pems = JSON.parse(readFileSync(pemFile, 'utf8')) as Pems;
   const held = new Set<unknown>();
+  /** How to send one message on each held connection (ws frame or raw bytes). */
+  const senders = new Map<unknown, (payload: Buffer) => void>();
   const tls: ServerOptions = {
     key: pems.server.privateKeyPem,
     cert: pems.server.certificatePem,
@@ -63,8 +68,13 @@ async function serve(variant: string, pemFile: string): Promise<void> {
   const noTicket = { secureOptions: constants.SSL_OP_NO_TICKET };
   const hold = (socket: Socket) => {
     held.add(socket);
+    senders.set(socket, (payload) => socket.write(payload));
+    socket.on('data', () => {});
     socket.on('error', () => {});
-    socket.on('close', () => held.delete(socket));
+    socket.on('close', () => {
+      held.delete(socket);
+      senders.delete(socket);
+    });
   };
   const upgradeTo = (server: ReturnType<typeof createHttpServer>) => {
     const wss = new WebSocketServer({
@@ -75,9 +85,13 @@ async function serve(variant: string, pemFile: string): Promise<void> {
     server.on('upgrade', (request, socket, head) =>
       wss.handleUpgrade(request, socket as Socket, head, (ws) => {
         held.add(ws);
+        senders.set(ws, (payload) => ws.send(payload, { binary: false }));
         ws.on('message', () => {});
         ws.on('error', () => {});
-        ws.on('close', () => held.delete(ws));
+        ws.on('close', () => {
+          held.delete(ws);
+          senders.delete(ws);
+        });
       }),
     );
     return server;
@@ -114,6 +128,12 @@ async function serve(variant: string, pemFile: string): Promise<void> {
         }
         const usage = process.memoryUsage();
         return { rss: usage.rss, heapUsed: usage.heapUsed, held: held.size };
+      },
+      /** One message of `bytes` bytes (JSON-like text) on every held connection. */
+      send: (request: Request) => {
+        const payload = Buffer.alloc(Number(request.bytes) || 1300, 'x');
+        for (const send of senders.values()) send(payload);
+        return { sent: senders.size };
       },
     },
     () => {
@@ -164,13 +184,15 @@ function startServer(variant: string, pemFile: string) {
     return JSON.parse(queue.shift()!) as Record<string, unknown>;
   };
   let id = 0;
-  const mem = async () => {
-    child.stdin!.write(`${JSON.stringify({ id: ++id, cmd: 'mem' })}\n`);
-    const reply = (await next(30_000)) as { ok: boolean; result: Memory; error?: string };
+  const call = async (request: Record<string, unknown>) => {
+    child.stdin!.write(`${JSON.stringify({ id: ++id, ...request })}\n`);
+    const reply = (await next(30_000)) as { ok: boolean; result: unknown; error?: string };
     if (!reply.ok) throw new Error(reply.error);
     return reply.result;
   };
-  return { child, next, mem };
+  const mem = async () => (await call({ cmd: 'mem' })) as Memory;
+  const send = async (bytes: number) => (await call({ cmd: 'send', bytes })) as { sent: number };
+  return { child, next, mem, send };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -237,9 +259,15 @@ async function measure(variant: string, pems: Pems, pemFile: string, count: numb
     await sleep(1000);
     const idle = await server.mem();
     if (idle.held !== count) throw new Error(`${variant}: server holds ${idle.held} of ${count}`);
+    // Then one message on each connection (what the first fan-out does), and idle again.
+    const { sent } = await server.send(MESSAGE_BYTES);
+    if (sent !== count) throw new Error(`${variant}: sent on ${sent} of ${count} connections`);
+    await sleep(1000);
+    const after = await server.mem();
     return {
       rss: (idle.rss - base.rss) / count / 1024,
       heap: (idle.heapUsed - base.heapUsed) / count / 1024,
+      rssAfter: (after.rss - base.rss) / count / 1024,
     };
   } finally {
     for (const socket of opened) socket.destroy();
@@ -277,8 +305,9 @@ async function main(): Promise<void> {
     writeFileSync(pemFile, JSON.stringify(pems), { mode: 0o600 });
     const lines = [
       `| Server holding ${count.toLocaleString('en-US')} idle connections ` +
-        '| RSS per connection (KB) | V8 heap per connection (KB) |',
-      '|---|---:|---:|',
+        '| RSS per connection (KB) | V8 heap per connection (KB) ' +
+        `| RSS per connection after one ${MESSAGE_BYTES.toLocaleString('en-US')}-byte message each (KB) |`,
+      '|---|---:|---:|---:|',
     ];
     for (const variant of variants) {
       const results = [];
@@ -286,8 +315,14 @@ async function main(): Promise<void> {
         results.push(await measure(variant, pems, pemFile, count));
       const rss = median(results.map((result) => result.rss));
       const heap = median(results.map((result) => result.heap));
-      console.error(`${variant}: ${rss.toFixed(1)} KB RSS, ${heap.toFixed(1)} KB heap`);
-      lines.push(`| ${VARIANTS[variant]} | ${rss.toFixed(1)} | ${heap.toFixed(1)} |`);
+      const rssAfter = median(results.map((result) => result.rssAfter));
+      console.error(
+        `${variant}: ${rss.toFixed(1)} KB RSS, ${heap.toFixed(1)} KB heap; ` +
+          `${rssAfter.toFixed(1)} KB RSS after one message each`,
+      );
+      lines.push(
+        `| ${VARIANTS[variant]} | ${rss.toFixed(1)} | ${heap.toFixed(1)} | ${rssAfter.toFixed(1)} |`,
+      );
     }
     console.log(
       `Node ${process.version}, OpenSSL ${process.versions.openssl}; ECDSA P-256 certificates; ` +

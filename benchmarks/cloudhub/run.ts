@@ -289,6 +289,8 @@ interface Memory {
 
 interface Delivery {
   dispatchMs: number;
+  faults: number;
+  rss: number;
   expected: number;
   acked: number;
   latencies: number[];
@@ -416,6 +418,7 @@ async function runOnce(kind: Kind, nodes: number, certDir: string): Promise<Metr
     let fanClientCpuMs = 0;
     let fanWallMs = 0;
     m.fanResent = 0;
+    const laterRounds: number[] = [];
     for (let round = 1; round <= FANOUT_ROUNDS; round++) {
       const cpu0 = cpuMs(server.pid);
       const clientCpu0 = clientsCpu();
@@ -432,6 +435,14 @@ async function runOnce(kind: Kind, nodes: number, certDir: string): Promise<Metr
       m.fanResent += delivery.counters.resent ?? 0;
       fan.push(...delivery.latencies);
       dispatch.push(delivery.dispatchMs);
+      const lastAck = delivery.latencies[delivery.latencies.length - 1] ?? Number.NaN;
+      if (round === 1) {
+        m.fanFirstMs = lastAck;
+        m.fanFirstFaults = delivery.faults / 1000;
+        m.rssFirstFanout = delivery.rss / 2 ** 20;
+      } else {
+        laterRounds.push(lastAck);
+      }
       for (const client of clients)
         receipts.push(...(await client.request<Taken>('take')).receipts);
       await sleep(250);
@@ -442,6 +453,7 @@ async function runOnce(kind: Kind, nodes: number, certDir: string): Promise<Metr
     m.fanP99 = percentile(fan, 99);
     m.fanMax = fan[fan.length - 1] ?? Number.NaN;
     m.fanDispatch = median(dispatch);
+    m.fanLaterMs = median(laterRounds);
     m.receiptP50 = percentile(receipts, 50);
     m.receiptP99 = percentile(receipts, 99);
     m.fanCpu = (100 * fanCpuMs) / fanWallMs;
@@ -532,6 +544,14 @@ const ROWS = (nodes: number): Row[] => [
   { key: 'fanP99', label: '**fan-out: p99 ms, dispatch → ACK at the server**', digits: 0 },
   { key: 'fanMax', label: 'fan-out: ms until all N ACKed', digits: 0 },
   { key: 'fanDispatch', label: 'fan-out: ms in the dispatch loop', digits: 0 },
+  { key: 'fanFirstMs', label: 'fan-out: first round, ms until all N ACKed', digits: 0 },
+  { key: 'fanLaterMs', label: 'fan-out: later rounds, ms until all N ACKed', digits: 0 },
+  {
+    key: 'fanFirstFaults',
+    label: 'fan-out: first round, server page faults (thousands)',
+    digits: 1,
+  },
+  { key: 'rssFirstFanout', label: 'server RSS after the first fan-out, no GC (MiB)', digits: 0 },
   { key: 'receiptP50', label: 'fan-out: p50 ms, message created → edge receipt', digits: 0 },
   { key: 'receiptP99', label: 'fan-out: p99 ms, message created → edge receipt', digits: 0 },
   { key: 'fanResent', label: 'fan-out: messages resent (ACK timeout 5 s)', digits: 0 },

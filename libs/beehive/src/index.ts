@@ -113,6 +113,7 @@ export {
   parseCloudResource,
   parseEdgeResource,
   type ResourceParts,
+  splitCloudResource,
 } from './resource';
 export { compareResourceVersions, isNewerResourceVersion } from './resource-version';
 export {

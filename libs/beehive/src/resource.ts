@@ -126,6 +126,15 @@ export function cloudToEdgeResource(resource: string): string {
 }
 
 /**
+ * {@link cloudResourceNode} and {@link cloudToEdgeResource} from one parse: the node ID and
+ * the edge-form resource. Throws KE_RESOURCE_INVALID.
+ */
+export function splitCloudResource(resource: string): { node: string; edgeResource: string } {
+  const { node, rest } = splitNodePrefix(resource);
+  return { node, edgeResource: rest };
+}
+
+/**
  * What cloudhub does to an upstream message from `node`: prefixes `node/<nodeID>/`.
  * Throws KE_RESOURCE_INVALID.
  */

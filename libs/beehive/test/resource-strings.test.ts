@@ -8,6 +8,7 @@ import {
   parseCloudResource,
   parseEdgeResource,
   ResourceType,
+  splitCloudResource,
 } from '../src/index';
 import { caught } from './helpers';
 
@@ -98,6 +99,13 @@ describe('resource strings', () => {
       'node/n1/device/d1/twin/edge_updated',
     );
     expect(cloudResourceNode('node/n1/membership/detail')).toBe('n1');
+    expect(splitCloudResource('node/n1/membership/detail')).toEqual({
+      node: 'n1',
+      edgeResource: 'membership/detail',
+    });
+    expect(() => splitCloudResource('default/pod/x')).toThrow(
+      expect.objectContaining({ code: 'KE_RESOURCE_INVALID' }),
+    );
     const resource = 'default/configmap/cfg';
     expect(cloudToEdgeResource(edgeToCloudResource(resource, 'edge-node-1'))).toBe(resource);
   });

@@ -1,20 +1,17 @@
-import { constants } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import {
-  cloudResourceNode,
-  cloudToEdgeResource,
   createMessage,
   DEFAULT_MAX_MESSAGE_BYTES,
   edgeToCloudResource,
   encodeMessage,
   type Message,
   Operation,
-  parseCloudResource,
   parseEdgeResource,
+  splitCloudResource,
   tryDecodeMessage,
 } from '@ke/beehive';
 import { type CertifiedKey, issueCertificate } from '@ke/pki';
@@ -229,8 +226,11 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   readonly #metrics: CloudHubMetrics;
   readonly #ledger: DeliveryLedger;
   readonly #queues = new Map<string, NodeQueue>();
-  /** The last dispatched content object and its JSON, for this synchronous turn (see `#encode`). */
-  #lastContent: { object: object; json: string } | undefined;
+  /**
+   * The last dispatched content object and its encoding (`,"content":<JSON>}`, made when a
+   * second message carries it), for this synchronous turn (see `#encode`).
+   */
+  #lastContent: { object: object; tail: Buffer | undefined } | undefined;
   readonly #sessions = new Map<string, Session>();
   readonly #limits: {
     nodeLimit: number;
@@ -309,9 +309,10 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       cert: serving.certificatePem,
       ca: this.#options.ca.certificatePem,
       requestCert: true,
-      // No session tickets: nodes reconnect rarely, and each ticket-capable session holds
-      // ~10 KB more per connection (benchmarks/cloudhub, docs/performance.md).
-      secureOptions: constants.SSL_OP_NO_TICKET,
+      // TLS session tickets stay on (Node's and Go's default; a reconnecting node resumes its
+      // session). Without them an idle connection holds ~11 KB less before its first message,
+      // but the memory comes back with the first messages and the first fan-out to 10,000
+      // nodes took 0.6-1.2 s longer (benchmarks/cloudhub, docs/performance.md).
       rejectUnauthorized: true,
     });
     server.on('request', (_request, response) => {
@@ -401,42 +402,45 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   }
 
   /**
-   * The frame of a downstream message. A controller fanning one object out to many nodes
-   * dispatches it once per node, one after another, with the same content object: its JSON is
-   * made once for the run (remembered for the current synchronous turn only, so a content
-   * object changed later is encoded afresh). Other messages are encoded as they are.
+   * The frame of a downstream message, as the bytes of a text frame (sent as they are, however
+   * often). A controller fanning one object out to many nodes dispatches it once per node, one
+   * after another, with the same content object: its JSON is made once for the run
+   * (remembered for the current synchronous turn only, so a content object changed later is
+   * encoded afresh). Other messages are encoded as they are.
    */
-  #encode(message: Message): string {
+  #encode(message: Message): Buffer {
     const content = message.content;
     const last = this.#lastContent;
     if (typeof content !== 'object' || content === null || last?.object !== content) {
       if (typeof content === 'object' && content !== null) {
         if (last === undefined) queueMicrotask(() => (this.#lastContent = undefined));
-        this.#lastContent = { object: content, json: '' };
+        this.#lastContent = { object: content, tail: undefined };
       }
-      return encodeMessage(message);
+      return Buffer.from(encodeMessage(message));
     }
     // Same content as the message before: encode it once, then only the header and route.
-    if (last.json === '') last.json = JSON.stringify(content);
+    last.tail ??= Buffer.from(`,"content":${JSON.stringify(content)}}`);
     const head = encodeMessage({
       header: message.header,
       route: message.route,
       content: undefined,
     });
-    const frame = `${head.slice(0, -1)},"content":${last.json}}`;
-    if (
-      frame.length > DEFAULT_MAX_MESSAGE_BYTES / 3 &&
-      Buffer.byteLength(frame) > DEFAULT_MAX_MESSAGE_BYTES
-    ) {
-      return encodeMessage(message); // what encodeMessage refuses: let it say why
+    // The head's bytes without its closing brace, then the content's; no buffer in between.
+    const headLength = Buffer.byteLength(head) - 1;
+    if (headLength + last.tail.length > DEFAULT_MAX_MESSAGE_BYTES) {
+      return Buffer.from(encodeMessage(message)); // what encodeMessage refuses: let it say why
     }
+    const frame = Buffer.allocUnsafe(headLength + last.tail.length);
+    frame.write(head, 0, headLength);
+    last.tail.copy(frame, headLength);
     return frame;
   }
 
   dispatch(message: Message): DispatchResult {
     let node: string;
+    let edgeResource: string;
     try {
-      node = cloudResourceNode(message.route.resource);
+      ({ node, edgeResource } = splitCloudResource(message.route.resource));
     } catch (cause) {
       throw new CloudHubError(
         'KE_CLOUDHUB_BAD_MESSAGE',
@@ -447,16 +451,16 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     // Node-level resources (KubeEdge's device `membership`) have no namespace/type form.
     let type = '';
     try {
-      type = parseCloudResource(message.route.resource).type;
+      type = parseEdgeResource(edgeResource).type;
     } catch {
       type = '';
     }
     const edgeMessage: Message = {
       header: message.header,
-      route: { ...message.route, resource: cloudToEdgeResource(message.route.resource) },
+      route: { ...message.route, resource: edgeResource },
       content: message.content,
     };
-    let frame: string;
+    let frame: Buffer;
     try {
       frame = this.#encode(edgeMessage);
     } catch (cause) {
@@ -479,7 +483,12 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       if (!queue.waiting.has(object.uid) && queue.depth >= this.#limits.nodeQueueLimit) {
         this.#queueFull(node);
       }
-      const result = queue.enqueueReliable({ message: edgeMessage, frame, object });
+      const result = queue.enqueueReliable({
+        msgId: message.header.msg_id,
+        resource: edgeResource,
+        frame,
+        object,
+      });
       if (result === 'superseded') {
         this.#metrics.dropped.inc({ reason: 'stale' });
         return 'stale';
@@ -496,7 +505,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     if (queue.depth >= this.#limits.nodeQueueLimit && queue.noAck.length === 0)
       this.#queueFull(node);
     const dropped = queue.enqueueNoAck(
-      { message: edgeMessage, frame },
+      { msgId: message.header.msg_id, resource: edgeResource, frame },
       this.#limits.nodeQueueLimit,
     );
     if (dropped) this.#metrics.dropped.inc({ reason: 'queue_full' });
@@ -671,10 +680,12 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     this.emit('disconnected', { ...connection, reason });
   }
 
-  #send(session: Session, frame: string, type: 'ack' | 'noack'): void {
-    session.ws.send(frame);
-    this.#metrics.sent.inc({ type });
-    this.#metrics.bytesSent.inc(Buffer.byteLength(frame));
+  #send(session: Session, frame: Buffer, type: 'ack' | 'noack'): void {
+    session.ws.send(frame, { binary: false });
+    const hot = this.#metrics.hot;
+    if (type === 'ack') hot.sentAck++;
+    else hot.sentNoAck++;
+    hot.bytesSent += frame.length;
   }
 
   /** Sends what the node's window allows: queued no-ACK messages, then reliable ones. */
@@ -692,7 +703,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
         this.#metrics.dropped.inc({ reason: 'stale' });
         continue;
       }
-      const entry = queue.markSent({ ...item, object });
+      const entry = queue.markSent(item as Outgoing & { object: ObjectRef });
       entry.waitMs = this.#limits.ackTimeoutMs;
       this.#send(session, item.frame, 'ack');
     }
@@ -746,7 +757,7 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       : data instanceof ArrayBuffer
         ? Buffer.from(data)
         : data;
-    this.#metrics.bytesReceived.inc(bytes.length);
+    this.#metrics.hot.bytesReceived += bytes.length;
     const decoded = tryDecodeMessage(isBinary ? bytes : bytes.toString('utf8'), {
       maxBytes: this.#limits.maxFrameBytes,
     });
@@ -759,14 +770,14 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       return;
     }
     const message = decoded.message;
-    this.#metrics.received.inc();
+    this.#metrics.hot.received++;
     const { operation } = message.route;
     if (operation === Operation.Keepalive) return;
     const parent = message.header.parent_msg_id;
     if (operation === Operation.Error && parent) {
       const refused = this.#queues.get(session.node)?.acknowledge(parent);
       if (refused) {
-        this.#onRefused(session.node, refused.item.message, message.content);
+        this.#onRefused(session.node, refused.item, message.content);
         return;
       }
     }
@@ -831,10 +842,10 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       content: reason,
       parentId: request.header.msg_id,
     });
-    this.#send(session, encodeMessage(reply), 'noack');
+    this.#send(session, Buffer.from(encodeMessage(reply)), 'noack');
   }
 
-  #onRefused(node: string, refused: Message, content: unknown): void {
+  #onRefused(node: string, refused: Outgoing, content: unknown): void {
     const reason = (typeof content === 'object' && content !== null ? content : {}) as {
       code?: unknown;
       message?: unknown;
@@ -846,13 +857,13 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
     log(
       this.#logger,
       'warn',
-      { node, msgId: refused.header.msg_id, resource: refused.route.resource, code, detail },
+      { node, msgId: refused.msgId, resource: refused.resource, code, detail },
       'the node refused a message; it is not sent again',
     );
     this.emit('refused', {
       node,
-      msgId: refused.header.msg_id,
-      resource: refused.route.resource,
+      msgId: refused.msgId,
+      resource: refused.resource,
       ...(code === undefined ? {} : { code }),
       detail,
     });
@@ -860,11 +871,11 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   }
 
   #onAck(node: string, item: Outgoing): void {
-    this.#metrics.acked.inc();
+    this.#metrics.hot.acked++;
     if (this.listenerCount('acked') > 0) {
       this.emit('acked', {
         node,
-        msgId: item.message.header.msg_id,
+        msgId: item.msgId,
         ...(item.object ? { uid: item.object.uid } : {}),
         ...(item.object?.resourceVersion ? { resourceVersion: item.object.resourceVersion } : {}),
       });

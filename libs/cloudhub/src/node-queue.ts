@@ -1,12 +1,16 @@
-import type { Message } from '@ke/beehive';
 import { isNewerVersion } from './resource-version';
 
-/** A message on its way to one node. */
+/**
+ * A message on its way to one node: its frame and what the hub needs to know about it (not
+ * the message object, which would keep the caller's objects alive while the message waits).
+ */
 export interface Outgoing {
+  /** The message's `msg_id`, which the node's ACK names as `parent_msg_id`. */
+  readonly msgId: string;
   /** Edge form: `node/<id>/` already stripped. */
-  readonly message: Message;
-  /** The encoded frame, made once however often it is sent. */
-  readonly frame: string;
+  readonly resource: string;
+  /** The encoded frame (the bytes of a text frame), made once however often it is sent. */
+  readonly frame: Buffer;
   /** Reliable (UID-keyed, acknowledged) messages carry what the ObjectSync needs. */
   readonly object?: ObjectRef | undefined;
 }
@@ -102,7 +106,7 @@ export class NodeQueue {
   /** Marks `item` in flight; its deadline starts when the frame is written (see `InFlight`). */
   markSent(item: Outgoing & { object: ObjectRef }): InFlight {
     const entry: InFlight = { item, attempts: 1, dueAt: Number.POSITIVE_INFINITY, waitMs: 0 };
-    this.inFlight.set(item.message.header.msg_id, entry);
+    this.inFlight.set(item.msgId, entry);
     this.inFlightUids.set(item.object.uid, item);
     return entry;
   }

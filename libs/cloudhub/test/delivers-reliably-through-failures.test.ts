@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createMessage, Operation } from '@ke/beehive';
+import { createMessage, DEFAULT_MAX_MESSAGE_BYTES, Operation } from '@ke/beehive';
 import { type CertifiedKey, createCertificateAuthority } from '@ke/pki';
 import { waitFor } from '@ke/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -389,5 +389,90 @@ describe('a node-level message (KubeEdge device membership)', () => {
         hub.dispatch({ ...membership, route: { ...membership.route, resource: 'membership' } }),
       ),
     ).toBe('KE_CLOUDHUB_BAD_MESSAGE');
+  });
+});
+
+describe('one object fanned out to many nodes (one content object, as a controller sends it)', () => {
+  it('reaches each node whole, with its own msg_id and resource, its JSON made once per turn', async () => {
+    const hub = await startHub();
+    const names = ['edge-fan-a', 'edge-fan-b', 'edge-fan-c'];
+    const nodes = [];
+    for (const name of names) {
+      const node = await connectRawNode(hub.url, ca, name);
+      cleanups.push(() => node.close());
+      nodes.push(node);
+      await connected(hub, name);
+    }
+    // Multi-byte UTF-8 in the shared content: the frame is assembled from bytes.
+    const content = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'shared', namespace: 'default', uid: 'uid-fan', resourceVersion: '7' },
+      data: { note: 'température ✓ 温度 🌡', quote: 'a "quoted" \\ value' },
+    };
+    const dispatched = names.map((name) =>
+      createMessage({
+        source: 'edgecontroller',
+        group: 'resource',
+        operation: Operation.Update,
+        resource: `node/${name}/default/configmap/shared`,
+        resourceVersion: '7',
+        content,
+      }),
+    );
+    for (const message of dispatched) expect(hub.dispatch(message)).toBe('queued');
+    for (const [index, node] of nodes.entries()) {
+      const received = await node.next((message) => message.route.resource.endsWith('/shared'));
+      expect(received.header.msg_id).toBe(dispatched[index]!.header.msg_id);
+      expect(received.header.resourceversion).toBe('7');
+      expect(received.route).toEqual({
+        ...dispatched[index]!.route,
+        resource: 'default/configmap/shared',
+      });
+      expect(received.content).toEqual(content);
+      node.ack(received);
+    }
+    // The same object changed in a later turn is encoded afresh, not from the earlier JSON.
+    await new Promise((resolve) => setImmediate(resolve));
+    content.metadata.resourceVersion = '8';
+    content.data.note = 'changed';
+    for (const name of names) {
+      hub.dispatch(
+        createMessage({
+          source: 'edgecontroller',
+          group: 'resource',
+          operation: Operation.Update,
+          resource: `node/${name}/default/configmap/shared`,
+          resourceVersion: '8',
+          content,
+        }),
+      );
+    }
+    for (const node of nodes) {
+      const received = await node.next((message) => message.header.resourceversion === '8');
+      expect(received.content).toEqual(content);
+    }
+  });
+
+  it('refuses shared content over the frame limit with KE_CLOUDHUB_BAD_MESSAGE', async () => {
+    const hub = await startHub();
+    const content = {
+      kind: 'ConfigMap',
+      metadata: { name: 'huge', namespace: 'default', uid: 'uid-huge', resourceVersion: '1' },
+      data: { blob: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES) },
+    };
+    const to = (node: string) =>
+      createMessage({
+        source: 'edgecontroller',
+        group: 'resource',
+        operation: Operation.Update,
+        resource: `node/${node}/default/configmap/huge`,
+        resourceVersion: '1',
+        content,
+      });
+    expect(errorCode(() => hub.dispatch(to('edge-huge-a')))).toBe('KE_CLOUDHUB_BAD_MESSAGE');
+    // The second node's message takes the shared-content path: refused the same way.
+    expect(errorCode(() => hub.dispatch(to('edge-huge-b')))).toBe('KE_CLOUDHUB_BAD_MESSAGE');
+    expect(hub.queueDepth()).toBe(0);
   });
 });
