@@ -718,7 +718,8 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
   /** Resends overdue messages and disconnects silent nodes. */
   #tick(): void {
     const now = Date.now();
-    for (const session of [...this.#sessions.values()]) {
+    // Deleting the current entry while iterating a Map is safe: a dropped node is not revisited.
+    for (const session of this.#sessions.values()) {
       if (now - session.lastSeen > this.#limits.keepaliveTimeoutMs) {
         log(
           this.#logger,
@@ -730,8 +731,9 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
         this.#dropSession(session, 'keepalive timeout');
         continue;
       }
+      // An idle node costs this tick no more than the keepalive check (10,000 of them do add up).
       const queue = this.#queues.get(session.node);
-      if (!queue) continue;
+      if (!queue || queue.inFlight.size === 0) continue;
       // Deadlines start once the node's frames have left for the socket (a write callback per
       // frame would cost more than this check per tick).
       const written = session.ws.bufferedAmount === 0;
