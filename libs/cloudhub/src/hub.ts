@@ -311,8 +311,8 @@ class CloudHubImpl extends EventEmitter<CloudHubEvents> implements CloudHub {
       requestCert: true,
       // TLS session tickets stay on (Node's and Go's default; a reconnecting node resumes its
       // session). Without them an idle connection holds ~11 KB less before its first message,
-      // but the memory comes back with the first messages and the first fan-out to 10,000
-      // nodes took 0.6-1.2 s longer (benchmarks/cloudhub, docs/performance.md).
+      // but most of it comes back with the first messages, and the first fan-out to 10,000
+      // nodes took 0.6-1.3 s longer (benchmarks/cloudhub, docs/performance.md).
       rejectUnauthorized: true,
     });
     server.on('request', (_request, response) => {
