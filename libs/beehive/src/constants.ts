@@ -111,6 +111,41 @@ export const ResourceType = {
 export type ResourceType = (typeof ResourceType)[keyof typeof ResourceType];
 
 /**
+ * The Kubernetes kind of each resource type that names an object (`pod` → `Pod`), for the
+ * types the cloud sends to edge nodes and records in ObjectSyncs. One table for every package
+ * that maps between the two.
+ */
+const KIND_BY_RESOURCE_TYPE: ReadonlyMap<string, string> = new Map([
+  ['pod', 'Pod'],
+  ['configmap', 'ConfigMap'],
+  ['secret', 'Secret'],
+  ['service', 'Service'],
+  ['endpoints', 'Endpoints'],
+  ['endpointslice', 'EndpointSlice'],
+  ['node', 'Node'],
+  ['lease', 'Lease'],
+  ['device', 'Device'],
+  ['devicemodel', 'DeviceModel'],
+  ['persistentvolume', 'PersistentVolume'],
+  ['persistentvolumeclaim', 'PersistentVolumeClaim'],
+  ['volumeattachment', 'VolumeAttachment'],
+  ['serviceaccounttoken', 'ServiceAccountToken'],
+]);
+const RESOURCE_TYPE_BY_KIND: ReadonlyMap<string, string> = new Map(
+  [...KIND_BY_RESOURCE_TYPE].map(([type, kind]) => [kind, type]),
+);
+
+/** The kind of the objects of resource type `type` (`configmap` → `ConfigMap`), if known. */
+export function kindOfResourceType(type: string): string | undefined {
+  return KIND_BY_RESOURCE_TYPE.get(type);
+}
+
+/** The resource type of objects of kind `kind` (`ConfigMap` → `configmap`), if known. */
+export function resourceTypeOfKind(kind: string): string | undefined {
+  return RESOURCE_TYPE_BY_KIND.get(kind);
+}
+
+/**
  * Module names, which are also the `route.source` values peers see. DeviceTwin is `twin`
  * because cloudhub routes upstream messages whose source is `twin` to devicecontroller.
  * EdgeHub is `edgehub` as in this project's wire fixtures (KubeEdge's Go module is named

@@ -85,10 +85,12 @@ export {
   ACK_CONTENT,
   Group,
   KEEPALIVE_CONTENT,
+  kindOfResourceType,
   ModuleName,
   NODE_CONNECTION_RESOURCE,
   Operation,
   ResourceType,
+  resourceTypeOfKind,
 } from './constants';
 export { BeehiveError, BeehiveErrorCode, type BeehiveErrorDetails, isBeehiveError } from './errors';
 export {

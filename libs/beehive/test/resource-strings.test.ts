@@ -5,9 +5,11 @@ import {
   cloudResourceNode,
   cloudToEdgeResource,
   edgeToCloudResource,
+  kindOfResourceType,
   parseCloudResource,
   parseEdgeResource,
   ResourceType,
+  resourceTypeOfKind,
   splitCloudResource,
 } from '../src/index';
 import { caught } from './helpers';
@@ -129,6 +131,23 @@ describe('resource strings', () => {
     expect(error.code).toBe('KE_RESOURCE_INVALID');
     expect(error.message).toContain('Invalid resource');
     expect(caught(() => parseCloudResource(resource)).code).toBe('KE_RESOURCE_INVALID');
+  });
+
+  it('maps resource types to kinds and back, and nothing else', () => {
+    expect(kindOfResourceType('configmap')).toBe('ConfigMap');
+    expect(kindOfResourceType('endpointslice')).toBe('EndpointSlice');
+    expect(kindOfResourceType('serviceaccounttoken')).toBe('ServiceAccountToken');
+    expect(resourceTypeOfKind('PersistentVolumeClaim')).toBe('persistentvolumeclaim');
+    for (const type of ['pod', 'secret', 'service', 'endpoints', 'node', 'lease', 'device']) {
+      expect(resourceTypeOfKind(kindOfResourceType(type)!)).toBe(type);
+    }
+    // Not objects, or not known, or inherited names: no answer rather than a guess.
+    for (const name of ['podstatus', 'membership', 'nosuchtype', 'constructor', '__proto__']) {
+      expect(kindOfResourceType(name)).toBeUndefined();
+    }
+    for (const name of ['Deployment', 'configmap', 'toString', '__proto__']) {
+      expect(resourceTypeOfKind(name)).toBeUndefined();
+    }
   });
 
   it('parseCloudResource needs a namespace and a type after the node', () => {

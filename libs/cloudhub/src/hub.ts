@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   edgeToCloudResource,
   encodeMessage,
+  kindOfResourceType,
   type Message,
   Operation,
   parseEdgeResource,
@@ -134,24 +135,6 @@ const RELIABLE_OPERATIONS = new Set<string>([
 const STOP_DRAIN_MS = 1000;
 const STOP_CLOSE_MS = 1000;
 
-/** Kinds of the resource types KubeEdge sends, for messages whose content has no `kind`. */
-const KIND_OF_TYPE: Readonly<Record<string, string>> = {
-  pod: 'Pod',
-  configmap: 'ConfigMap',
-  secret: 'Secret',
-  service: 'Service',
-  endpoints: 'Endpoints',
-  endpointslice: 'EndpointSlice',
-  node: 'Node',
-  lease: 'Lease',
-  device: 'Device',
-  devicemodel: 'DeviceModel',
-  persistentvolume: 'PersistentVolume',
-  persistentvolumeclaim: 'PersistentVolumeClaim',
-  volumeattachment: 'VolumeAttachment',
-  serviceaccounttoken: 'ServiceAccountToken',
-};
-
 /** Resource types named after the node that sends them: no node may send another's. */
 const NODE_NAMED_TYPES = new Set(['node', 'nodestatus', 'nodepatch', 'lease']);
 
@@ -188,7 +171,7 @@ function objectOf(message: Message, type: string): ObjectRef | undefined {
     kind:
       typeof content?.kind === 'string'
         ? content.kind
-        : (KIND_OF_TYPE[type] ?? type.charAt(0).toUpperCase() + type.slice(1)),
+        : (kindOfResourceType(type) ?? type.charAt(0).toUpperCase() + type.slice(1)),
     apiVersion: typeof content?.apiVersion === 'string' ? content.apiVersion : 'v1',
     resourceVersion,
     deleted: message.route.operation === Operation.Delete,

@@ -6,6 +6,7 @@ import {
   ModuleName,
   Operation,
   parseCloudResource,
+  resourceTypeOfKind,
 } from '@ke/beehive';
 import { createInformer, type Informer, type KubeConfig, toKubeError } from '@ke/kube';
 import {
@@ -69,15 +70,22 @@ const BROADCAST = [
   { type: 'endpointslice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
 ] as const;
 
-/** Edge resource types by kind, for the objects cloudhub records in ObjectSyncs. */
-const TYPE_OF_KIND: Readonly<Record<string, string>> = {
-  Pod: 'pod',
-  ConfigMap: 'configmap',
-  Secret: 'secret',
-  Service: 'service',
-  Endpoints: 'endpoints',
-  EndpointSlice: 'endpointslice',
-};
+/**
+ * The resource types this controller sends, so owns at the nodes: only their ObjectSyncs are
+ * reconciled (a Device's, say, belongs to the device controller).
+ */
+const OWNED_TYPES: ReadonlySet<string> = new Set([
+  'pod',
+  'configmap',
+  'secret',
+  ...BROADCAST.map((broadcast) => broadcast.type),
+]);
+
+/** The owned resource type of an ObjectSync's `objectKind`, if this controller owns it. */
+function ownedTypeOfKind(kind: string): string | undefined {
+  const type = resourceTypeOfKind(kind);
+  return type !== undefined && OWNED_TYPES.has(type) ? type : undefined;
+}
 
 /** What cloudhub recorded as delivered: ObjectSync `<node>.<uid>` (reliablesyncs.kubeedge.io). */
 interface ObjectSyncItem {
@@ -282,7 +290,7 @@ class EdgeControllerImpl implements EdgeController {
       const dot = name.lastIndexOf('.');
       const node = name.slice(0, dot);
       const uid = name.slice(dot + 1);
-      const type = TYPE_OF_KIND[sync.spec?.objectKind ?? ''];
+      const type = ownedTypeOfKind(sync.spec?.objectKind ?? '');
       const namespace = sync.metadata?.namespace ?? '';
       const objectName = sync.spec?.objectName ?? '';
       if (dot <= 0 || !uid || !type || !objectName || !this.#isEdgeNode(node)) continue;
