@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { freePort, waitFor } from '../src/index';
 
 describe('freePort and waitFor', () => {
@@ -9,6 +10,41 @@ describe('freePort and waitFor', () => {
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(port).toBeGreaterThan(0);
+  });
+
+  it('picks ports below the ephemeral range, never the same one twice', async () => {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    expect(new Set(ports).size).toBe(20);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20_000);
+      expect(port).toBeLessThan(low!);
+    }
+  });
+
+  it('skips a port that is taken', async () => {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const span = low! - 20_000;
+    const at = (port: number) => (port - 20_000 + 0.5) / span;
+    const held = createServer();
+    const taken = await freePort();
+    await new Promise<void>((resolve) => held.listen(taken, '127.0.0.1', resolve));
+    const next = await freePort();
+    // The first random pick is the taken port, the second one that is free.
+    const random = vi.spyOn(Math, 'random');
+    random.mockReturnValueOnce(at(taken)).mockReturnValueOnce(at(next + 1));
+    try {
+      expect(await freePort()).toBe(next + 1);
+    } finally {
+      random.mockRestore();
+      await new Promise<void>((resolve) => held.close(() => resolve()));
+    }
   });
 
   it('resolves with the first truthy value', async () => {
