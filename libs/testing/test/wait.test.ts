@@ -32,15 +32,15 @@ describe('freePort and waitFor', () => {
       .map(Number);
     const span = low! - 20_000;
     const at = (port: number) => (port - 20_000 + 0.5) / span;
+    // A port in the range that another server holds (not one freePort handed out before).
+    const base = await freePort();
     const held = createServer();
-    const taken = await freePort();
-    await new Promise<void>((resolve) => held.listen(taken, '127.0.0.1', resolve));
-    const next = await freePort();
-    // The first random pick is the taken port, the second one that is free.
+    await new Promise<void>((resolve) => held.listen(base + 1, '127.0.0.1', resolve));
+    // The first random pick is the held port, the second one that is free.
     const random = vi.spyOn(Math, 'random');
-    random.mockReturnValueOnce(at(taken)).mockReturnValueOnce(at(next + 1));
+    random.mockReturnValueOnce(at(base + 1)).mockReturnValueOnce(at(base + 2));
     try {
-      expect(await freePort()).toBe(next + 1);
+      expect(await freePort()).toBe(base + 2);
     } finally {
       random.mockRestore();
       await new Promise<void>((resolve) => held.close(() => resolve()));
