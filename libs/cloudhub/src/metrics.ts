@@ -18,16 +18,10 @@ export interface HotCounts {
 export interface CloudHubMetrics {
   readonly hot: HotCounts;
   readonly connectedNodes: Gauge;
-  readonly queueDepth: Gauge;
-  readonly sent: Counter<'type'>;
-  readonly acked: Counter;
   readonly retried: Counter;
   readonly dropped: Counter<'reason'>;
-  readonly received: Counter;
   readonly rejected: Counter<'reason'>;
   readonly refusedConnections: Counter<'reason'>;
-  readonly bytesSent: Counter;
-  readonly bytesReceived: Counter;
 }
 
 export function createCloudHubMetrics(
@@ -50,38 +44,64 @@ export function createCloudHubMetrics(
     hot[key] = 0;
     add(value);
   };
+  // Counters and gauges that are filled in when the registry is read: registered here, not
+  // touched by the hub.
+  new Gauge({
+    name: 'cloudhub_queue_depth',
+    help: 'Messages waiting for delivery or acknowledgement, all nodes',
+    registers,
+    collect() {
+      this.set(queueDepth());
+    },
+  });
+  new Counter({
+    name: 'cloudhub_messages_sent_total',
+    help: 'Messages sent to edge nodes (retries included), by type: ack (reliable) or noack',
+    labelNames: ['type'],
+    registers,
+    collect() {
+      flush('sentAck', (value) => this.inc({ type: 'ack' }, value));
+      flush('sentNoAck', (value) => this.inc({ type: 'noack' }, value));
+    },
+  });
+  new Counter({
+    name: 'cloudhub_messages_acked_total',
+    help: 'Reliable messages acknowledged by edge nodes',
+    registers,
+    collect() {
+      flush('acked', (value) => this.inc(value));
+    },
+  });
+  new Counter({
+    name: 'cloudhub_messages_received_total',
+    help: 'Messages received from edge nodes',
+    registers,
+    collect() {
+      flush('received', (value) => this.inc(value));
+    },
+  });
+  new Counter({
+    name: 'cloudhub_bytes_sent_total',
+    help: 'Bytes of message frames sent to edge nodes',
+    registers,
+    collect() {
+      flush('bytesSent', (value) => this.inc(value));
+    },
+  });
+  new Counter({
+    name: 'cloudhub_bytes_received_total',
+    help: 'Bytes of message frames received from edge nodes',
+    registers,
+    collect() {
+      flush('bytesReceived', (value) => this.inc(value));
+    },
+  });
   return {
     hot,
     connectedNodes: new Gauge({
       name: 'cloudhub_connected_nodes',
       help: 'Edge nodes connected now',
       registers,
-    }),
-    queueDepth: new Gauge({
-      name: 'cloudhub_queue_depth',
-      help: 'Messages waiting for delivery or acknowledgement, all nodes',
-      registers,
-      collect() {
-        this.set(queueDepth());
-      },
-    }),
-    sent: new Counter({
-      name: 'cloudhub_messages_sent_total',
-      help: 'Messages sent to edge nodes (retries included), by type: ack (reliable) or noack',
-      labelNames: ['type'],
-      registers,
-      collect() {
-        flush('sentAck', (value) => this.inc({ type: 'ack' }, value));
-        flush('sentNoAck', (value) => this.inc({ type: 'noack' }, value));
-      },
-    }),
-    acked: new Counter({
-      name: 'cloudhub_messages_acked_total',
-      help: 'Reliable messages acknowledged by edge nodes',
-      registers,
-      collect() {
-        flush('acked', (value) => this.inc(value));
-      },
     }),
     retried: new Counter({
       name: 'cloudhub_messages_retried_total',
@@ -94,14 +114,6 @@ export function createCloudHubMetrics(
       labelNames: ['reason'],
       registers,
     }),
-    received: new Counter({
-      name: 'cloudhub_messages_received_total',
-      help: 'Messages received from edge nodes',
-      registers,
-      collect() {
-        flush('received', (value) => this.inc(value));
-      },
-    }),
     rejected: new Counter({
       name: 'cloudhub_messages_rejected_total',
       help: 'Frames from edge nodes refused, by reason (malformed, other_node, ...)',
@@ -113,22 +125,6 @@ export function createCloudHubMetrics(
       help: 'Connections refused, by reason (identity, node_limit, ...)',
       labelNames: ['reason'],
       registers,
-    }),
-    bytesSent: new Counter({
-      name: 'cloudhub_bytes_sent_total',
-      help: 'Bytes of message frames sent to edge nodes',
-      registers,
-      collect() {
-        flush('bytesSent', (value) => this.inc(value));
-      },
-    }),
-    bytesReceived: new Counter({
-      name: 'cloudhub_bytes_received_total',
-      help: 'Bytes of message frames received from edge nodes',
-      registers,
-      collect() {
-        flush('bytesReceived', (value) => this.inc(value));
-      },
     }),
   };
 }
